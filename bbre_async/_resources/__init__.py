@@ -1,0 +1,1 @@
+"""API resources: namespaces of calls grouped as the API groups its endpoints."""

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bbre_async as b
 from bbre_async._envelope import RawResponse, decode, parse_retry_after
 from bbre_async._models import Response, SessionInfo, Task, TaskResult
-
-import pytest
 
 
 def raw(status: int, body: bytes, **headers: str) -> RawResponse:
@@ -55,7 +54,12 @@ def test_server_request_id_wins_over_ours() -> None:
 
 
 def test_orchestrator_error_shape() -> None:
-    body = {"error": "SESSION_NOT_FOUND", "message": "gone", "code": 404, "context": {"session_id": "s"}}
+    body = {
+        "error": "SESSION_NOT_FOUND",
+        "message": "gone",
+        "code": 404,
+        "context": {"session_id": "s"},
+    }
     with pytest.raises(b.SessionNotFoundError) as info:
         decode(raw(404, json.dumps(body).encode()))
     assert info.value.details == {"session_id": "s"}
@@ -68,7 +72,10 @@ def test_retry_after_from_header_details_and_http_date() -> None:
     assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, None) == 0.0
     assert parse_retry_after({"Retry-After": "soon"}, None) is None
     body = json.dumps(
-        {"success": False, "error": {"code": "RATE_LIMIT_EXCEEDED", "message": "m", "details": {"retryAfter": 4}}}
+        {
+            "success": False,
+            "error": {"code": "RATE_LIMIT_EXCEEDED", "message": "m", "details": {"retryAfter": 4}},
+        }
     )
     with pytest.raises(b.RateLimitError) as info:
         decode(raw(429, body.encode()))
@@ -77,13 +84,18 @@ def test_retry_after_from_header_details_and_http_date() -> None:
 
 def test_secrets_are_redacted_from_echoed_bodies() -> None:
     with pytest.raises(b.ServiceError) as info:
-        decode(raw(502, b"<html>bad key topsecretkey</html>"), redact=lambda t: t.replace("topsecretkey", "***"))
+        decode(
+            raw(502, b"<html>bad key topsecretkey</html>"),
+            redact=lambda t: t.replace("topsecretkey", "***"),
+        )
     assert "topsecretkey" not in str(info.value.details)
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=25,
 )
 shaped = st.fixed_dictionaries(
@@ -91,7 +103,9 @@ shaped = st.fixed_dictionaries(
     optional={
         "success": st.booleans() | json_values,
         "session": json_values
-        | st.fixed_dictionaries({"id": json_values}, optional={"expiresAt": json_values, "status": json_values}),
+        | st.fixed_dictionaries(
+            {"id": json_values}, optional={"expiresAt": json_values, "status": json_values}
+        ),
         "data": json_values,
         "error": json_values,
         "tasks": json_values,
@@ -115,7 +129,10 @@ def _parse_everything(payload: dict[str, object]) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(status=st.sampled_from([200, 201, 400, 404, 429, 500, 502]), body=st.binary(max_size=64) | shaped.map(lambda d: json.dumps(d).encode()))
+@given(
+    status=st.sampled_from([200, 201, 400, 404, 429, 500, 502]),
+    body=st.binary(max_size=64) | shaped.map(lambda d: json.dumps(d).encode()),
+)
 def test_any_bytes_become_a_payload_or_a_typed_error(status: int, body: bytes) -> None:
     try:
         payload = decode(raw(status, body))

@@ -18,7 +18,9 @@ CREATE_URL = f"{BASE}/session/create"
 SESSION = {"id": "s1", "status": "active", "expiresAt": 1706789012345, "createdAt": 1706788712345}
 
 
-async def test_key_and_request_id_headers_are_sent(client: BBREClient, mocked: aioresponses) -> None:
+async def test_key_and_request_id_headers_are_sent(
+    client: BBREClient, mocked: aioresponses
+) -> None:
     mocked.post(STATUS_URL, payload=envelope(session=SESSION))
     await client.sessions.status("s1")
     call = mocked.requests[("POST", URL(STATUS_URL))][0]
@@ -40,7 +42,9 @@ async def test_safe_calls_retry_service_errors_with_backoff(
     assert all(0 <= w <= 8 for w in sleeps.waits)
 
 
-async def test_retries_are_bounded(client: BBREClient, mocked: aioresponses, sleeps: SleepRecorder) -> None:
+async def test_retries_are_bounded(
+    client: BBREClient, mocked: aioresponses, sleeps: SleepRecorder
+) -> None:
     for _ in range(5):
         mocked.post(STATUS_URL, status=500, payload=error_body("SERVICE_ERROR"))
     with pytest.raises(b.ServiceError):
@@ -48,8 +52,15 @@ async def test_retries_are_bounded(client: BBREClient, mocked: aioresponses, sle
     assert len(sleeps.waits) == 2  # max_retries=2: three attempts in all
 
 
-async def test_retry_after_is_honoured(client: BBREClient, mocked: aioresponses, sleeps: SleepRecorder) -> None:
-    mocked.post(STATUS_URL, status=429, payload=error_body("RATE_LIMIT_EXCEEDED"), headers={"Retry-After": "3"})
+async def test_retry_after_is_honoured(
+    client: BBREClient, mocked: aioresponses, sleeps: SleepRecorder
+) -> None:
+    mocked.post(
+        STATUS_URL,
+        status=429,
+        payload=error_body("RATE_LIMIT_EXCEEDED"),
+        headers={"Retry-After": "3"},
+    )
     mocked.post(STATUS_URL, payload=envelope(session=SESSION))
     await client.sessions.status("s1")
     assert sleeps.waits == [3.0]
@@ -58,23 +69,37 @@ async def test_retry_after_is_honoured(client: BBREClient, mocked: aioresponses,
 async def test_retry_after_beyond_the_deadline_raises_at_once(
     client: BBREClient, mocked: aioresponses, sleeps: SleepRecorder
 ) -> None:
-    mocked.post(STATUS_URL, status=429, payload=error_body("RATE_LIMIT_EXCEEDED"), headers={"Retry-After": "30"})
+    mocked.post(
+        STATUS_URL,
+        status=429,
+        payload=error_body("RATE_LIMIT_EXCEEDED"),
+        headers={"Retry-After": "30"},
+    )
     with pytest.raises(b.RateLimitError) as info:
         await client.sessions.status("s1", deadline=5)
     assert info.value.retry_after == 30.0
     assert sleeps.waits == []
 
 
-async def test_retry_after_beyond_the_cap_raises(mocked: aioresponses, sleeps: SleepRecorder) -> None:
+async def test_retry_after_beyond_the_cap_raises(
+    mocked: aioresponses, sleeps: SleepRecorder
+) -> None:
     policy = b.RetryPolicy(max_retry_after=10)
     async with BBREClient(api_key="k" * 8, base_url=BASE, retry=policy, sleep=sleeps) as client:
-        mocked.post(STATUS_URL, status=429, payload=error_body("RATE_LIMIT_EXCEEDED"), headers={"Retry-After": "11"})
+        mocked.post(
+            STATUS_URL,
+            status=429,
+            payload=error_body("RATE_LIMIT_EXCEEDED"),
+            headers={"Retry-After": "11"},
+        )
         with pytest.raises(b.RateLimitError):
             await client.sessions.status("s1")
     assert sleeps.waits == []
 
 
-async def test_session_limit_is_never_retried(client: BBREClient, mocked: aioresponses, sleeps: SleepRecorder) -> None:
+async def test_session_limit_is_never_retried(
+    client: BBREClient, mocked: aioresponses, sleeps: SleepRecorder
+) -> None:
     mocked.post(CREATE_URL, status=429, payload=error_body("SESSION_LIMIT_REACHED"))
     with pytest.raises(b.SessionLimitError) as info:
         await client.sessions.create()
@@ -89,7 +114,7 @@ async def test_session_limit_is_never_retried(client: BBREClient, mocked: aiores
         {"status": 502, "body": "<html>proxy</html>", "content_type": "text/html"},
         {"exception": aiohttp.ServerDisconnectedError()},
         {"exception": aiohttp.ClientOSError(104, "Connection reset by peer")},
-        {"exception": asyncio.TimeoutError()},
+        {"exception": TimeoutError()},
         {"status": 200, "body": '{"success": true, "sess'},
     ],
     ids=["500", "html-502", "disconnect", "reset", "timeout", "truncated"],
@@ -134,7 +159,7 @@ async def test_create_is_retried_after_a_rate_limit_refusal(
     [
         (aiohttp.ServerDisconnectedError(), b.APIConnectionError),
         (aiohttp.ClientPayloadError("cut"), b.APIConnectionError),
-        (asyncio.TimeoutError(), b.APITimeoutError),
+        (TimeoutError(), b.APITimeoutError),
         (aiohttp.ServerTimeoutError(), b.APITimeoutError),
         (OSError("boom"), b.APIConnectionError),
     ],

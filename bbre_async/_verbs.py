@@ -12,6 +12,8 @@ from bbre_async._models import Response
 class VerbsMixin:
     """Adds the HTTP verbs to a class that defines ``request(method, url, **kwargs)``."""
 
+    __slots__ = ()
+
     request: Callable[..., Awaitable[Response]]
 
     async def get(self, url: str, **kwargs: Any) -> Response:

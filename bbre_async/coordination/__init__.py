@@ -1,0 +1,30 @@
+"""Sharing the account cap and the crash-safety ledger: locally, or through Redis."""
+
+from bbre_async.coordination._base import (
+    Coordinator,
+    CoordinatorUnavailableError,
+    EntryState,
+    LedgerEntry,
+    LedgerStore,
+    OwnerInfo,
+    SlotGrant,
+    SlotTimeoutError,
+)
+from bbre_async.coordination._local import LocalCoordinator
+from bbre_async.coordination._memory_ledger import MemoryLedger
+from bbre_async.coordination._sqlite_ledger import SqliteLedger, default_ledger_path
+
+__all__ = [
+    "Coordinator",
+    "CoordinatorUnavailableError",
+    "EntryState",
+    "LedgerEntry",
+    "LedgerStore",
+    "LocalCoordinator",
+    "MemoryLedger",
+    "OwnerInfo",
+    "SlotGrant",
+    "SlotTimeoutError",
+    "SqliteLedger",
+    "default_ledger_path",
+]

@@ -1,0 +1,26 @@
+"""The session pool: fair, capped, self-renewing leases on remote sessions."""
+
+from bbre_async.pool._backend import ActiveSession, RemoteSession, SessionBackend
+from bbre_async.pool._bbre_backend import BBREBackend
+from bbre_async.pool._config import PoolConfig
+from bbre_async.pool._events import EventKind, PoolEvent
+from bbre_async.pool._lease import PooledSession
+from bbre_async.pool._pool import SessionPool
+from bbre_async.pool._reconcile import ReapReport
+from bbre_async.pool._stats import CostModel, PoolStats, ShutdownSummary
+
+__all__ = [
+    "ActiveSession",
+    "BBREBackend",
+    "CostModel",
+    "EventKind",
+    "PoolConfig",
+    "PoolEvent",
+    "PoolStats",
+    "PooledSession",
+    "ReapReport",
+    "RemoteSession",
+    "SessionBackend",
+    "SessionPool",
+    "ShutdownSummary",
+]

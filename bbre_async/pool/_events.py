@@ -1,0 +1,61 @@
+"""Pool events for metrics and logs: one small value per thing that happened."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+
+import attrs
+
+logger = logging.getLogger("bbre_async.pool")
+
+
+class EventKind(enum.StrEnum):
+    CREATED = "created"
+    ACQUIRED = "acquired"
+    RELEASED = "released"
+    RENEWED = "renewed"
+    RETIRED = "retired"
+    CLOSED = "closed"
+    ADOPTED = "adopted"
+    ERROR = "error"
+    CAPACITY = "capacity"
+
+
+@attrs.frozen(kw_only=True)
+class PoolEvent:
+    kind: EventKind
+    session_id: str | None = None
+    detail: str = ""
+    error: BaseException | None = None
+
+
+Listener = Callable[[PoolEvent], None]
+
+
+class EventBus:
+    """Calls listeners synchronously; a listener that raises is logged, never propagated."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def add(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def emit(
+        self,
+        kind: EventKind,
+        session_id: str | None = None,
+        detail: str = "",
+        error: BaseException | None = None,
+    ) -> None:
+        if not self._listeners:
+            return
+        event = PoolEvent(kind=kind, session_id=session_id, detail=detail, error=error)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("pool event listener %r failed", listener)

@@ -1,0 +1,172 @@
+"""The object a caller holds while it has a session from the pool."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from bbre_async._errors import (
+    APIConnectionError,
+    BBREError,
+    LeaseReleasedError,
+    SessionExpiredError,
+    SessionGoneError,
+)
+from bbre_async._models import Response
+from bbre_async._verbs import VerbsMixin
+from bbre_async.pool._entry import Entry
+
+if TYPE_CHECKING:
+    from bbre_async.pool._pool import SessionPool
+
+
+class PooledSession(VerbsMixin):
+    """A leased session: exclusive to its holder until released, then detached for good.
+
+    Requests through one lease run one at a time (the remote browser context is one), and a
+    request is refused locally once the session is past its expiry, so nothing is ever sent
+    through a dead session. ``close()`` retires the session: the pool closes it and makes
+    a fresh one when needed (use it when a target blocked this session).
+    """
+
+    __slots__ = ("_entry", "_lock", "_pool")
+
+    def __init__(self, pool: SessionPool, entry: Entry) -> None:
+        self._pool = pool
+        self._entry: Entry | None = entry
+        self._lock = asyncio.Lock()
+
+    def _live(self) -> Entry:
+        entry = self._entry
+        if entry is None:
+            raise LeaseReleasedError("this session was released to the pool; acquire another")
+        return entry
+
+    @property
+    def id(self) -> str:
+        return self._live().id
+
+    @property
+    def released(self) -> bool:
+        return self._entry is None
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self._live().expires_at, UTC)
+
+    def remaining(self) -> float:
+        """Seconds until the server's expiry, by the pool's clock."""
+        return self._live().remaining(self._pool.clock.now())
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        entry = self._live()
+        jar = entry.cookies()
+        return {**(entry.pending_cookies or {}), **jar}
+
+    @property
+    def handle(self) -> Any:
+        """The backend's own session object (a ``Session`` for BBRE)."""
+        return self._live().handle
+
+    @property
+    def cdp_url(self) -> str | None:
+        """The browser's DevTools URL, for backends that expose one (attach Playwright)."""
+        return getattr(self._live().handle, "cdp_url", None)
+
+    def __repr__(self) -> str:
+        if self._entry is None:
+            return "<PooledSession released>"
+        left = self._entry.remaining(self._pool.clock.now())
+        return (
+            f"<PooledSession {self._entry.id} expires_in={left:.1f}s>"
+            if math.isfinite(left)
+            else (f"<PooledSession {self._entry.id}>")
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        cookies: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> Response:
+        """Fetch ``url`` through the leased session (see ``Session.request``)."""
+        entry = self._live()
+        async with self._lock:
+            entry = self._live()
+            if entry.remaining(self._pool.clock.now()) <= 0:
+                entry.retire_reason = entry.retire_reason or "expired"
+                raise SessionExpiredError(
+                    f"session {entry.id} expired while leased; release it and acquire another",
+                    code="SESSION_EXPIRED",
+                )
+            carried = entry.pending_cookies
+            if carried:
+                cookies = {**carried, **(cookies or {})}
+            request = getattr(entry.handle, "request", None)
+            if request is None:
+                raise TypeError(f"{self._pool.backend.name} sessions take no HTTP requests")
+            try:
+                response: Response = await request(method, url, cookies=cookies, **options)
+            except SessionGoneError as error:
+                entry.retire_reason = f"gone: {error.code}"
+                self._pool._note_request(entry, ok=False)
+                raise
+            except APIConnectionError:
+                # The request may still be running remotely: never hand this session on.
+                entry.retire_reason = "request outcome unknown"
+                self._pool._note_request(entry, ok=False)
+                raise
+            except BBREError:
+                self._pool._note_request(entry, ok=False)
+                raise
+            except asyncio.CancelledError:
+                entry.retire_reason = "request cancelled mid-flight"
+                raise
+            if carried:
+                entry.pending_cookies = None
+            self._pool._note_request(
+                entry, ok=response.status_code not in self._pool.config.retire_statuses
+            )
+            return response
+
+    async def status(self) -> Any:
+        """The server's view of this session."""
+        return await self._live().handle.status()
+
+    def retire(self, reason: str = "retired by its holder") -> None:
+        """Mark the session for closing when it is released."""
+        self._live().retire_reason = reason
+
+    async def close(self) -> None:
+        """Retire the session and give the lease back (closed and replaced by the pool)."""
+        if self._entry is None:
+            return
+        self.retire("closed by its holder")
+        await self.release()
+
+    async def release(self) -> None:
+        """Give the session back to the pool; the lease is unusable afterwards."""
+        entry, self._entry = self._entry, None
+        if entry is not None:
+            self._pool._release(entry)
+
+    def _detach(self) -> None:
+        self._entry = None
+
+    async def __aenter__(self) -> PooledSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.release()

@@ -1,0 +1,208 @@
+"""A scriptable in-memory session backend and a manual clock for pool unit tests."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bbre_async import Response, SessionExpiredError, SessionLimitError, SessionNotFoundError
+from bbre_async.pool import ActiveSession, RemoteSession
+
+
+class ManualClock:
+    """Wall time that moves only when a test says so; sleepers wake as it passes them."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = start
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._now + max(0.0, seconds), future))
+        try:
+            await future
+        finally:
+            self._sleepers = [(t, f) for t, f in self._sleepers if f is not future]
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+        for deadline, future in list(self._sleepers):
+            if deadline <= self._now and not future.done():
+                future.set_result(None)
+
+
+async def settle(rounds: int = 60) -> None:
+    """Let every ready task run (no wall-clock waiting)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+async def until(condition: Callable[[], bool], rounds: int = 2000) -> None:
+    """Yield to the loop until ``condition`` holds; fail loudly if it never does."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never became true")
+
+
+class FakeHandle:
+    """A session handle whose requests check the server-side state like BBRE does."""
+
+    def __init__(self, backend: FakeBackend, session_id: str) -> None:
+        self.backend = backend
+        self.id = session_id
+        self.cookies: dict[str, str] = {}
+        self.cdp_url = f"ws://fake/{session_id}"
+
+    async def request(
+        self, method: str, url: str, *, cookies: Mapping[str, str] | None = None, **_: Any
+    ) -> Response:
+        backend = self.backend
+        backend.sent_cookies.append((self.id, dict(cookies or {})))
+        if self.id not in backend.active:
+            backend.requests_on_dead += 1
+            raise SessionNotFoundError("gone", code="SESSION_NOT_FOUND", status=404)
+        if backend.active[self.id] <= backend.clock.now():
+            backend.requests_on_dead += 1
+            raise SessionExpiredError("expired", code="SESSION_EXPIRED", status=400)
+        backend.in_flight[self.id] = backend.in_flight.get(self.id, 0) + 1
+        if backend.in_flight[self.id] > 1:
+            backend.overlaps += 1
+        try:
+            if backend.request_gate is not None:
+                await backend.request_gate.wait()
+            else:
+                await asyncio.sleep(0)
+        finally:
+            backend.in_flight[self.id] -= 1
+        backend.requests += 1
+        self.cookies.update({f"c-{url.rsplit('/', 1)[-1]}": "1"})
+        status = backend.status_for(url)
+        return Response(status_code=status, body=url, cookies=dict(self.cookies))
+
+
+class FakeBackend:
+    """The server side: active sessions with expiry, an account cap, scripted failures."""
+
+    name = "fake"
+    supports_extend = False
+    key_fingerprint = "fp-test"
+    base_url = "fake://server"
+
+    def __init__(self, clock: ManualClock, *, life: float = 300.0, account_cap: int = 10) -> None:
+        self.clock = clock
+        self.life = life
+        self.account_cap = account_cap
+        self.active: dict[str, float] = {}
+        self.created_at: dict[str, float] = {}
+        self.handles: dict[str, FakeHandle] = {}
+        self.ids = (f"s{n}" for n in itertools.count(1))
+        self.calls: list[tuple[str, str]] = []
+        self.peak_active = 0
+        self.create_failures: deque[BaseException] = deque()
+        self.lose_next_answers = 0
+        self.create_gate: asyncio.Event | None = None
+        self.close_gate: asyncio.Event | None = None
+        self.request_gate: asyncio.Event | None = None
+        self.creates_started = 0
+        self.requests = 0
+        self.requests_on_dead = 0
+        self.overlaps = 0
+        self.in_flight: dict[str, int] = {}
+        self.sent_cookies: list[tuple[str, dict[str, str]]] = []
+        self.statuses: dict[str, int] = {}
+        self.foreign: set[str] = set()
+
+    def status_for(self, url: str) -> int:
+        return next((code for part, code in self.statuses.items() if part in url), 200)
+
+    def _expire(self) -> None:
+        now = self.clock.now()
+        for sid, expires in list(self.active.items()):
+            if expires <= now:
+                del self.active[sid]
+
+    def hold_foreign(self, count: int) -> list[str]:
+        """Sessions another program holds on the same account."""
+        ids = []
+        for _ in range(count):
+            sid = next(self.ids)
+            self.active[sid] = self.clock.now() + self.life
+            self.created_at[sid] = self.clock.now()
+            self.foreign.add(sid)
+            ids.append(sid)
+        self.peak_active = max(self.peak_active, len(self.active))
+        return ids
+
+    async def create(self, *, deadline: float | None = None) -> RemoteSession:
+        self.creates_started += 1
+        if self.create_gate is not None:
+            await self.create_gate.wait()
+        else:
+            await asyncio.sleep(0)
+        self._expire()
+        if self.create_failures:
+            raise self.create_failures.popleft()
+        if len(self.active) >= self.account_cap:
+            raise SessionLimitError("cap", code="SESSION_LIMIT_REACHED", status=429)
+        sid = next(self.ids)
+        now = self.clock.now()
+        self.active[sid] = now + self.life
+        self.created_at[sid] = now
+        self.handles[sid] = FakeHandle(self, sid)
+        self.calls.append(("create", sid))
+        self.peak_active = max(self.peak_active, len(self.active))
+        if self.lose_next_answers:
+            self.lose_next_answers -= 1
+            from bbre_async import APIConnectionError
+
+            raise APIConnectionError("connection lost", outcome_unknown=True)
+        return RemoteSession(
+            id=sid, created_at=now, expires_at=now + self.life, handle=self.handles[sid]
+        )
+
+    async def close(self, session_id: str, *, deadline: float | None = None) -> bool:
+        if self.close_gate is not None:
+            await self.close_gate.wait()
+        else:
+            await asyncio.sleep(0)
+        self.calls.append(("close", session_id))
+        self._expire()
+        return self.active.pop(session_id, None) is not None
+
+    async def status(self, session_id: str) -> tuple[bool, float | None]:
+        self._expire()
+        expires = self.active.get(session_id)
+        return expires is not None, expires
+
+    async def list_active(self) -> list[ActiveSession]:
+        self._expire()
+        return [
+            ActiveSession(id=sid, created_at=self.created_at[sid], expires_at=exp)
+            for sid, exp in self.active.items()
+        ]
+
+    async def extend(self, session_id: str, seconds: float) -> float:
+        raise NotImplementedError
+
+    def adopt(self, active: ActiveSession) -> RemoteSession:
+        handle = self.handles.setdefault(active.id, FakeHandle(self, active.id))
+        return RemoteSession(
+            id=active.id,
+            created_at=active.created_at or self.clock.now(),
+            expires_at=active.expires_at or self.clock.now() + self.life,
+            handle=handle,
+        )
+
+    def closes(self) -> list[str]:
+        return [sid for kind, sid in self.calls if kind == "close"]
+
+    def creates(self) -> list[str]:
+        return [sid for kind, sid in self.calls if kind == "create"]

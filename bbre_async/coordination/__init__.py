@@ -23,8 +23,18 @@ __all__ = [
     "LocalCoordinator",
     "MemoryLedger",
     "OwnerInfo",
+    "RedisCoordinator",
     "SlotGrant",
     "SlotTimeoutError",
     "SqliteLedger",
     "default_ledger_path",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # redis is an optional extra: import the Redis coordinator only when asked for.
+    if name == "RedisCoordinator":
+        from bbre_async.coordination._redis_coordinator import RedisCoordinator
+
+        return RedisCoordinator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

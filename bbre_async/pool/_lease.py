@@ -13,12 +13,13 @@ from bbre_async._errors import (
     APIConnectionError,
     BBREError,
     LeaseReleasedError,
+    PoolClosedError,
     SessionExpiredError,
     SessionGoneError,
 )
 from bbre_async._models import Response
 from bbre_async._verbs import VerbsMixin
-from bbre_async.pool._entry import Entry
+from bbre_async.pool._entry import Entry, EntryState
 
 if TYPE_CHECKING:
     from bbre_async.pool._pool import SessionPool
@@ -100,6 +101,8 @@ class PooledSession(VerbsMixin):
         entry = self._live()
         async with self._lock:
             entry = self._live()
+            if entry.state is EntryState.CLOSING:
+                raise PoolClosedError(f"session {entry.id} was closed by the pool's shutdown")
             if entry.remaining(self._pool.clock.now()) <= 0:
                 entry.retire_reason = entry.retire_reason or "expired"
                 raise SessionExpiredError(

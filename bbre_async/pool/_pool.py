@@ -267,7 +267,9 @@ class SessionPool:
         force_wait = asyncio.ensure_future(self._force.wait())
         leases_wait = asyncio.ensure_future(self._no_leases.wait())
         try:
-            done, _ = await asyncio.wait({force_wait, leases_wait}, timeout=limit)
+            done, _ = await asyncio.wait(
+                {force_wait, leases_wait}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             force_wait.cancel()
             leases_wait.cancel()

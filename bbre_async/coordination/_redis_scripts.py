@@ -1,0 +1,290 @@
+"""Lua scripts behind the Redis semaphore and ledger.
+
+Each script runs atomically inside Redis, so "count the holders, then add one" can never
+interleave with another process doing the same. Time comes from Redis (``TIME``), not from the
+callers: hosts' clocks disagree, the server's clock is the one every caller shares. Scripts
+that read ``TIME`` and then write are fine since Redis 5 (effects replication), and required
+behaviour since Redis 7.
+
+Semaphore scripts share KEYS (see ``RedisKeys.semaphore_keys``) and the first three ARGV:
+``wake_prefix``, ``candidate_epoch`` and ``capacity``.
+"""
+
+from __future__ import annotations
+
+# How many pending wake-ups a semaphore instance's list keeps, and how long the list outlives
+# its last push (an instance that died must not leave lists behind for ever).
+WAKE_LIST_CAP = 256
+WAKE_LIST_TTL_MS = 60_000
+
+_PRELUDE = f"""
+local holders, tokens, waiters, wexp, counters, epoch_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local wake_prefix, candidate_epoch, capacity = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+-- The epoch names this life of the data. It is only ever created, never replaced, so a new
+-- value means Redis lost everything (a restart without persistence, a flush).
+local function current_epoch()
+  redis.call('SET', epoch_key, candidate_epoch, 'NX')
+  return redis.call('GET', epoch_key)
+end
+
+-- Drop leases and waiters whose owners stopped refreshing them. This is what gives a dead
+-- process's slots back without a human: the next script to run after the TTL frees them.
+local function purge()
+  local changed = 0
+  local dead = redis.call('ZRANGEBYSCORE', holders, '-inf', now)
+  for _, slot in ipairs(dead) do
+    redis.call('ZREM', holders, slot)
+    redis.call('HDEL', tokens, slot)
+    changed = changed + 1
+  end
+  local gone = redis.call('ZRANGEBYSCORE', wexp, '-inf', now)
+  for _, waiter in ipairs(gone) do
+    redis.call('ZREM', wexp, waiter)
+    redis.call('ZREM', waiters, waiter)
+    changed = changed + 1
+  end
+  return changed
+end
+
+local function free_slots()
+  return capacity - redis.call('ZCARD', holders)
+end
+
+-- Tell the first n waiters in line that a slot may be theirs. A waiter id is
+-- "<holder_id>/<random>"; the push goes to the list its semaphore instance blocks on.
+local function wake(n)
+  if n <= 0 then return end
+  local heads = redis.call('ZRANGE', waiters, 0, n - 1)
+  for _, waiter in ipairs(heads) do
+    local owner = string.match(waiter, '^(.-)/')
+    if owner then
+      local key = wake_prefix .. owner
+      redis.call('RPUSH', key, waiter)
+      redis.call('LTRIM', key, -{WAKE_LIST_CAP}, -1)
+      redis.call('PEXPIRE', key, {WAKE_LIST_TTL_MS})
+    end
+  end
+end
+"""
+
+# ARGV[4] slot id (also the waiter id), ARGV[5] lease ms, ARGV[6] waiter ttl ms.
+# Returns {1, token, epoch, rank} on a grant, {0, rank, epoch, free} otherwise.
+ACQUIRE = (
+    _PRELUDE
+    + """
+local slot, lease_ms, waiter_ms = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local changed = purge()
+local epoch = current_epoch()
+
+-- A retry whose first reply was lost: the grant exists already, hand it back.
+if redis.call('ZSCORE', holders, slot) then
+  return {1, tonumber(redis.call('HGET', tokens, slot)), epoch, 0}
+end
+
+if not redis.call('ZSCORE', waiters, slot) then
+  local ticket = redis.call('HINCRBY', counters, 'ticket', 1)
+  redis.call('ZADD', waiters, ticket, slot)
+end
+redis.call('ZADD', wexp, now + waiter_ms, slot)
+
+-- Only the first `free` waiters in line may take a slot: no one jumps the queue.
+local free = free_slots()
+local rank = redis.call('ZRANK', waiters, slot)
+if rank < free then
+  local token = redis.call('HINCRBY', counters, 'fence', 1)
+  redis.call('ZADD', holders, now + lease_ms, slot)
+  redis.call('HSET', tokens, slot, token)
+  redis.call('ZREM', waiters, slot)
+  redis.call('ZREM', wexp, slot)
+  if changed > 0 then wake(free - 1) end
+  return {1, token, epoch, rank}
+end
+-- Expired leases or waiters were dropped just now: nobody released them, so nobody woke the
+-- waiters that may now move up. Do it here.
+if changed > 0 then wake(free) end
+return {0, rank, epoch, free}
+"""
+)
+
+# ARGV[4..] slot ids. Returns how many leases were removed.
+RELEASE = (
+    _PRELUDE
+    + """
+purge()
+local removed = 0
+for i = 4, #ARGV do
+  removed = removed + redis.call('ZREM', holders, ARGV[i])
+  redis.call('HDEL', tokens, ARGV[i])
+end
+wake(free_slots())
+return removed
+"""
+)
+
+# ARGV[4] slot id: the waiter gives up (deadline, cancellation). Removes its queue entry and,
+# if a grant was made whose reply never arrived, that lease too.
+ABANDON = (
+    _PRELUDE
+    + """
+local slot = ARGV[4]
+purge()
+redis.call('ZREM', waiters, slot)
+redis.call('ZREM', wexp, slot)
+local removed = redis.call('ZREM', holders, slot)
+redis.call('HDEL', tokens, slot)
+wake(free_slots())
+return removed
+"""
+)
+
+# ARGV[4] lease ms, then groups of 4: slot id, token, epoch of the grant, may_reclaim (0/1).
+# Extends every lease still held. A grant from an earlier epoch (Redis lost its data) is put
+# back when its holder says its lease would still be valid, so the new data counts it; the
+# fence counter is raised past its token so tokens keep increasing.
+# Returns {epoch, lost slot ids, reclaimed slot ids}.
+REFRESH = (
+    _PRELUDE
+    + """
+local lease_ms = tonumber(ARGV[4])
+local changed = purge()
+local epoch = current_epoch()
+local lost, reclaimed = {}, {}
+local i = 5
+while i + 3 <= #ARGV do
+  local slot, token, grant_epoch, may_reclaim = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if grant_epoch == epoch then
+    if redis.call('HGET', tokens, slot) == token and redis.call('ZSCORE', holders, slot) then
+      redis.call('ZADD', holders, 'XX', now + lease_ms, slot)
+    else
+      table.insert(lost, slot)
+    end
+  elseif may_reclaim == '1' then
+    redis.call('ZADD', holders, now + lease_ms, slot)
+    redis.call('HSET', tokens, slot, token)
+    local fence = tonumber(redis.call('HGET', counters, 'fence') or '0')
+    if fence < tonumber(token) then redis.call('HSET', counters, 'fence', token) end
+    table.insert(reclaimed, slot)
+  else
+    table.insert(lost, slot)
+  end
+  i = i + 4
+end
+if changed > 0 then wake(free_slots()) end
+return {epoch, lost, reclaimed}
+"""
+)
+
+# ARGV[4] slot id, ARGV[5] token. 1 while that exact grant holds an unexpired lease.
+IS_HELD = (
+    _PRELUDE
+    + """
+local expiry = redis.call('ZSCORE', holders, ARGV[4])
+if not expiry or tonumber(expiry) <= now then return 0 end
+if redis.call('HGET', tokens, ARGV[4]) ~= ARGV[5] then return 0 end
+return 1
+"""
+)
+
+# Returns {holders, waiters, epoch} after purging: for diagnostics and tests.
+STATE = (
+    _PRELUDE
+    + """
+local changed = purge()
+if changed > 0 then wake(free_slots()) end
+return {redis.call('ZCARD', holders), redis.call('ZCARD', waiters), current_epoch()}
+"""
+)
+
+
+# -- the ledger ---------------------------------------------------------------------------
+# KEYS[1] the id set; ARGV[1] entry key prefix, ARGV[2] owner set prefix.
+_LEDGER_PRELUDE = """
+local ids, entry_prefix, owner_prefix = KEYS[1], ARGV[1], ARGV[2]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local now_text = string.format('%d.%06d', tonumber(clock[1]), tonumber(clock[2]))
+"""
+
+# ARGV[3] intent id, [4] entry data, [5] owner data, [6] owner key, [7] heartbeat_at.
+LEDGER_RECORD = (
+    _LEDGER_PRELUDE
+    + """
+local intent = ARGV[3]
+local key = entry_prefix .. intent
+local previous = redis.call('HGET', key, 'owner_key')
+if previous and previous ~= ARGV[6] then
+  redis.call('SREM', owner_prefix .. previous, intent)
+end
+redis.call('HSET', key, 'data', ARGV[4], 'owner', ARGV[5], 'owner_key', ARGV[6],
+           'heartbeat_at', ARGV[7])
+redis.call('SADD', ids, intent)
+redis.call('SADD', owner_prefix .. ARGV[6], intent)
+return 1
+"""
+)
+
+# ARGV[3] intent id.
+LEDGER_REMOVE = (
+    _LEDGER_PRELUDE
+    + """
+local intent = ARGV[3]
+local key = entry_prefix .. intent
+local previous = redis.call('HGET', key, 'owner_key')
+if previous then redis.call('SREM', owner_prefix .. previous, intent) end
+redis.call('DEL', key)
+redis.call('SREM', ids, intent)
+return 1
+"""
+)
+
+# ARGV[3] owner key. Stamps the server's time on every entry the owner holds.
+LEDGER_HEARTBEAT = (
+    _LEDGER_PRELUDE
+    + """
+local owner_key = owner_prefix .. ARGV[3]
+local refreshed = 0
+for _, intent in ipairs(redis.call('SMEMBERS', owner_key)) do
+  local key = entry_prefix .. intent
+  if redis.call('HGET', key, 'owner_key') == ARGV[3] then
+    redis.call('HSET', key, 'heartbeat_at', now_text)
+    refreshed = refreshed + 1
+  else
+    redis.call('SREM', owner_key, intent)
+  end
+end
+return refreshed
+"""
+)
+
+# ARGV[3] intent id, [4] new owner data, [5] new owner key, [6] stale_after seconds,
+# [7] the owner key the caller judged, [8] 1 when that owner is known dead (same host),
+# [9] a nonce for this claim. 1 when the caller took the entry over. The new owner's heartbeat
+# is stamped in the same step, so a second claimer sees a fresh entry and loses. The nonce
+# makes a retried claim (first reply lost) answer 1 again instead of "owned by yourself".
+LEDGER_CLAIM = (
+    _LEDGER_PRELUDE
+    + """
+local intent = ARGV[3]
+local key = entry_prefix .. intent
+local previous = redis.call('HGET', key, 'owner_key')
+if not previous then return 0 end
+if previous == ARGV[5] then
+  if redis.call('HGET', key, 'claim_nonce') == ARGV[9] then return 1 end
+  return 0
+end
+if previous ~= ARGV[7] then return 0 end
+if ARGV[8] ~= '1' then
+  local heartbeat = tonumber(redis.call('HGET', key, 'heartbeat_at'))
+  if heartbeat and now - heartbeat <= tonumber(ARGV[6]) then return 0 end
+end
+redis.call('SREM', owner_prefix .. previous, intent)
+redis.call('HSET', key, 'owner', ARGV[4], 'owner_key', ARGV[5], 'heartbeat_at', now_text,
+           'claim_nonce', ARGV[9])
+redis.call('SADD', owner_prefix .. ARGV[5], intent)
+return 1
+"""
+)

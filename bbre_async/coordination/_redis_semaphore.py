@@ -1,0 +1,421 @@
+"""A fair counting semaphore shared through Redis: the account cap across processes and hosts.
+
+Design, in short:
+
+* A slot is a *lease*: an entry in a sorted set scored by its expiry (Redis server time). The
+  holder extends it (``refresh``) every heartbeat; a holder that dies stops doing so and the next
+  script to run after the TTL drops the lease. No human is needed to get slots back.
+* Every grant carries a fencing token from a counter that only goes up. ``is_held`` checks the
+  exact grant (slot id and token) against Redis, so a holder that was paused past its lease
+  learns the slot is gone before it creates a remote session on it.
+* Waiters stand in a queue ordered by a ticket. Only the first ``free`` waiters may take a
+  slot, so a newcomer never overtakes a process that has been waiting longer. Queue entries
+  have their own TTL, refreshed each time the waiter re-checks: a dead waiter leaves the queue.
+* Waiting is not polling. Every script that frees capacity pushes the ids of the waiters now
+  at the head to a per-instance list, and one task per instance blocks on that list with
+  ``BLPOP`` (one connection per instance however many tasks wait) and wakes exactly those
+  waiters. A list, unlike pub/sub, keeps a wake-up that arrives before the waiter blocks. Each
+  waiter still re-checks every ``recheck_interval`` so a lost wake-up costs at most that.
+* If Redis cannot answer, nothing is granted (``CoordinatorUnavailableError``). If Redis lost
+  its data (restart without persistence), the next script starts a new *epoch*; holders see
+  the epoch change on their next refresh and put their still-valid leases back, so the new
+  data counts them and no more than ``capacity`` are granted once they are back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+import attrs
+from redis.asyncio import Redis
+
+from bbre_async.coordination import _redis_scripts as scripts
+from bbre_async.coordination._base import (
+    CoordinatorUnavailableError,
+    SlotGrant,
+    SlotTimeoutError,
+)
+from bbre_async.coordination._redis_keys import RedisKeys, bounded, logger
+
+# A Redis call cut short by the caller's deadline with less time than this is taken as the
+# deadline's doing (a slot timeout), not as Redis being unreachable.
+_DEADLINE_FLOOR = 0.25
+
+
+@attrs.define
+class _Held:
+    """A grant this instance holds, with what its heartbeat needs."""
+
+    grant: SlotGrant
+    epoch: str
+    # Monotonic time the request that last confirmed the lease was *sent*: the lease is valid
+    # at least until confirmed_at + lease_ttl, whatever happened after.
+    confirmed_at: float
+
+
+class RedisSlotSemaphore:
+    """A fair distributed counting semaphore of ``capacity`` slots.
+
+    ``client`` must decode responses (``decode_responses=True``). ``wait_client``, when
+    given, is used only by the task that blocks on wake-ups; give it a connection pool without
+    a socket timeout so a long ``BLPOP`` is not mistaken for a dead socket. Without it, the
+    wake-up task borrows one connection of ``client`` and blocks for short periods.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        namespace: str,
+        capacity: int = 10,
+        lease_ttl: float = 15.0,
+        op_timeout: float = 2.0,
+        recheck_interval: float = 1.0,
+        waiter_ttl: float | None = None,
+        wait_client: Redis | None = None,
+        holder_id: str | None = None,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        if lease_ttl <= 0 or op_timeout <= 0 or recheck_interval <= 0:
+            raise ValueError("lease_ttl, op_timeout and recheck_interval must be positive")
+        if op_timeout >= lease_ttl:
+            raise ValueError("op_timeout must be shorter than lease_ttl")
+        self._client = client
+        self._wait_client = wait_client if wait_client is not None else client
+        self._keys = RedisKeys(namespace)
+        self._capacity = capacity
+        self._lease_ttl = lease_ttl
+        self._op_timeout = op_timeout
+        self._recheck = recheck_interval
+        self._waiter_ttl = waiter_ttl if waiter_ttl is not None else max(5.0, 4 * recheck_interval)
+        if self._waiter_ttl <= recheck_interval:
+            raise ValueError("waiter_ttl must be longer than recheck_interval")
+        # With a dedicated client the block may be long; on a shared one it must stay well
+        # inside the client's socket timeout (taken to be op_timeout).
+        self._block = 5.0 if wait_client is not None else max(0.05, min(1.0, op_timeout / 2))
+        self.holder_id = holder_id or uuid.uuid4().hex
+        if "/" in self.holder_id:
+            raise ValueError("holder_id must not contain '/'")
+        self._epoch_candidate = uuid.uuid4().hex
+        self._acquire = client.register_script(scripts.ACQUIRE)
+        self._release = client.register_script(scripts.RELEASE)
+        self._abandon = client.register_script(scripts.ABANDON)
+        self._refresh = client.register_script(scripts.REFRESH)
+        self._is_held = client.register_script(scripts.IS_HELD)
+        self._state = client.register_script(scripts.STATE)
+        self._held: dict[str, _Held] = {}
+        self._waiters: dict[str, asyncio.Event] = {}
+        self._waiters_present = asyncio.Event()
+        self._no_waiters = asyncio.Event()
+        self._no_waiters.set()
+        self._wait_task: asyncio.Task[None] | None = None
+        self._cleanups: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # -- properties ------------------------------------------------------------------------
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def lease_ttl(self) -> float:
+        return self._lease_ttl
+
+    @property
+    def keys(self) -> RedisKeys:
+        return self._keys
+
+    def held(self) -> list[SlotGrant]:
+        """The grants this instance holds, as far as it knows."""
+        return [held.grant for held in self._held.values()]
+
+    # -- acquire ---------------------------------------------------------------------------
+    async def acquire(self, timeout: float | None = None) -> SlotGrant:
+        """Wait in line for a slot; at most ``timeout`` seconds (``None``: no limit).
+
+        Raises ``SlotTimeoutError`` at the deadline and ``CoordinatorUnavailableError`` as soon
+        as Redis fails to answer (the queue entry and any half-made grant then lapse on their
+        own TTLs). On a timeout or cancellation the waiter leaves the queue before returning,
+        in a shielded call bounded by ``op_timeout``.
+        """
+        self._check_open()
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        slot_id = f"{self.holder_id}/{uuid.uuid4().hex}"
+        event = asyncio.Event()
+        self._waiters[slot_id] = event
+        self._waiters_present.set()
+        self._no_waiters.clear()
+        self._ensure_wait_task()
+        first = True
+        try:
+            while True:
+                event.clear()  # before the attempt: a wake-up during it must not be lost
+                sent_at = time.monotonic()
+                reply = await self._call(
+                    "acquire",
+                    deadline,
+                    self._acquire,
+                    slot_id,
+                    int(self._lease_ttl * 1000),
+                    int(self._waiter_ttl * 1000),
+                    floor=_DEADLINE_FLOOR if first else 0.0,
+                )
+                first = False
+                if int(reply[0]) == 1:
+                    grant = SlotGrant(slot_id=slot_id, token=int(reply[1]))
+                    self._held[slot_id] = _Held(grant, str(reply[2]), sent_at)
+                    return grant
+                wait = self._recheck
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise SlotTimeoutError(f"no slot within {timeout:.3g}s")
+                    wait = min(wait, remaining)
+                with anyio.move_on_after(wait):
+                    await event.wait()
+                self._check_open()
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise SlotTimeoutError(f"no slot within {timeout:.3g}s")
+        except CoordinatorUnavailableError:
+            # Try to leave the line (so others move up as soon as Redis is back) without
+            # making the caller wait on a Redis that just failed; the queue entry lapses on
+            # its own TTL otherwise.
+            self._spawn_cleanup("abandon", self._abandon, slot_id)
+            raise
+        except BaseException:
+            await self._cleanup("abandon", self._abandon, slot_id)
+            raise
+        finally:
+            self._waiters.pop(slot_id, None)
+            if not self._waiters:
+                self._waiters_present.clear()
+                self._no_waiters.set()
+
+    # -- release, refresh, fencing ---------------------------------------------------------
+    async def release(self, grant: SlotGrant) -> None:
+        """Give a slot back and wake whoever is next. Idempotent.
+
+        The grant stops being refreshed at once, so even when Redis cannot be told, the
+        lease lapses within ``lease_ttl``; that case is logged, not raised.
+        """
+        self._held.pop(grant.slot_id, None)
+        if not self._closed:  # closing released everything already
+            await self._cleanup("release", self._release, grant.slot_id)
+
+    async def release_all(self, *, timeout: float | None = None) -> None:
+        """Give back every slot this instance holds, shielded and bounded (for shutdown)."""
+        slots = list(self._held)
+        self._held.clear()
+        if slots:
+            await self._cleanup("release", self._release, *slots, timeout=timeout)
+
+    async def is_held(self, grant: SlotGrant) -> bool:
+        """True while ``grant`` is this instance's and its lease is unexpired in Redis.
+
+        A grant whose lease this instance could not confirm within ``lease_ttl`` is reported
+        lost without asking Redis. Raises ``CoordinatorUnavailableError`` when Redis cannot
+        say: the caller must not create a session on a slot nobody can vouch for.
+        """
+        held = self._held.get(grant.slot_id)
+        if held is None or held.grant.token != grant.token:
+            return False
+        if time.monotonic() - held.confirmed_at >= self._lease_ttl:
+            return False
+        reply = await self._call("is_held", None, self._is_held, grant.slot_id, grant.token)
+        return int(reply) == 1
+
+    async def refresh(self) -> list[SlotGrant]:
+        """Extend every lease held; return the grants found lost (and forget them).
+
+        A grant is lost when its lease expired and was purged (this process was paused or cut
+        off past the TTL, and the slot may now be someone else's). After Redis lost its data,
+        grants whose lease would still be valid are put back instead (see the module doc).
+        """
+        if not self._held:
+            return []
+        sent_at = time.monotonic()
+        snapshot = list(self._held.values())
+        args: list[str | int] = [int(self._lease_ttl * 1000)]
+        for held in snapshot:
+            may_reclaim = sent_at - held.confirmed_at < self._lease_ttl
+            args += [held.grant.slot_id, held.grant.token, held.epoch, int(may_reclaim)]
+        reply = await self._call("refresh", None, self._refresh, *args)
+        epoch, lost_ids, reclaimed_ids = str(reply[0]), set(reply[1]), set(reply[2])
+        lost: list[SlotGrant] = []
+        stale_reclaims: list[str] = []
+        for held in snapshot:
+            slot_id = held.grant.slot_id
+            current = self._held.get(slot_id)
+            if current is None:
+                # Released while the refresh was in flight: a reclaim must not outlive it.
+                if slot_id in reclaimed_ids:
+                    stale_reclaims.append(slot_id)
+                continue
+            if slot_id in lost_ids:
+                del self._held[slot_id]
+                lost.append(held.grant)
+            else:
+                current.confirmed_at = sent_at
+                current.epoch = epoch
+        if reclaimed_ids:
+            logger.warning(
+                "Redis lost its data (new epoch %s); put back %d held slot(s)",
+                epoch,
+                len(reclaimed_ids),
+            )
+        if stale_reclaims:
+            await self._cleanup("release", self._release, *stale_reclaims)
+        return lost
+
+    async def state(self) -> tuple[int, int]:
+        """(leases held, waiters queued) in Redis across every instance, after purging."""
+        reply = await self._call("state", None, self._state)
+        return int(reply[0]), int(reply[1])
+
+    async def aclose(self) -> None:
+        """Stop the wake-up task, fail pending waiters, give back every slot held."""
+        if self._closed:
+            return
+        self._closed = True
+        for event in list(self._waiters.values()):
+            event.set()
+        task, self._wait_task = self._wait_task, None
+        if task is not None:
+            task.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait({task}, timeout=self._op_timeout)
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                logger.error("the wake-up task had failed", exc_info=task.exception())
+        # Let the failed waiters leave the queue while the connections are still open.
+        with anyio.move_on_after(self._op_timeout, shield=True):
+            await self._no_waiters.wait()
+        await self.release_all()
+        if self._cleanups:
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait(set(self._cleanups), timeout=self._op_timeout)
+
+    # -- internals -------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CoordinatorUnavailableError("the Redis semaphore is closed")
+
+    def _script_args(self, *extra: str | int) -> list[str | int]:
+        return [self._keys.wake_prefix, self._epoch_candidate, self._capacity, *extra]
+
+    async def _call(
+        self,
+        what: str,
+        deadline: float | None,
+        script: Any,
+        *extra: str | int,
+        floor: float = 0.0,
+    ) -> Any:
+        """Run one script, bounded by ``op_timeout`` and by the caller's deadline.
+
+        ``floor`` is the least time the call gets even past the deadline: the first attempt
+        of ``acquire(timeout=0)`` must still be able to take a free slot.
+        """
+        limit = self._op_timeout
+        if deadline is not None:
+            limit = min(limit, max(deadline - time.monotonic(), floor))
+            if limit <= 0:
+                raise SlotTimeoutError("the deadline passed before Redis was asked")
+        keys = self._keys.semaphore_keys()
+        args = self._script_args(*extra)
+
+        async def run() -> Any:
+            return await script(keys=keys, args=args)
+
+        try:
+            return await bounded(run, timeout=limit, what=what)
+        except CoordinatorUnavailableError as exc:
+            # Cut short by the deadline rather than by op_timeout: with so little time, a
+            # healthy Redis may simply not have answered yet. That is a timeout, not an outage.
+            if limit < min(self._op_timeout, _DEADLINE_FLOOR) and isinstance(
+                exc.__cause__, TimeoutError
+            ):
+                raise SlotTimeoutError("the deadline passed during a Redis call") from exc
+            raise
+
+    async def _cleanup(
+        self, what: str, script: Any, *extra: str | int, timeout: float | None = None
+    ) -> None:
+        """A cleanup call: shielded from cancellation, bounded, failures only logged.
+
+        The call runs in a task of its own: an anyio shield stops scope cancellation, and
+        ``asyncio.shield`` keeps the call going if the caller's task is cancelled natively
+        (``Task.cancel()``) a second time. The caller's cancellation still propagates.
+        Whatever the call fails to remove lapses on its own TTL.
+        """
+        task = self._spawn_cleanup(what, script, *extra, timeout=timeout)
+        with anyio.CancelScope(shield=True):
+            await asyncio.shield(task)
+
+    def _spawn_cleanup(
+        self, what: str, script: Any, *extra: str | int, timeout: float | None = None
+    ) -> asyncio.Task[None]:
+        limit = self._op_timeout if timeout is None else timeout
+
+        async def attempt() -> None:
+            try:
+                await self._call(what, time.monotonic() + limit, script, *extra)
+            except (CoordinatorUnavailableError, SlotTimeoutError) as exc:
+                logger.warning(
+                    "Redis %s failed during cleanup (%s); what it held lapses within %.3gs",
+                    what,
+                    exc,
+                    self._lease_ttl,
+                )
+
+        task = asyncio.get_running_loop().create_task(attempt())
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+        return task
+
+    def _ensure_wait_task(self) -> None:
+        if self._wait_task is None or self._wait_task.done():
+            self._wait_task = asyncio.get_running_loop().create_task(
+                self._wake_loop(), name=f"bbre_async redis wake-ups {self.holder_id}"
+            )
+
+    def _wake(self, waiter_ids: Iterable[str]) -> None:
+        for waiter_id in waiter_ids:
+            event = self._waiters.get(waiter_id)
+            if event is not None:
+                event.set()
+
+    async def _wake_loop(self) -> None:
+        """Block on this instance's wake-up list and wake the waiters named in it."""
+        key = self._keys.wake(self.holder_id)
+        client = self._wait_client
+        while True:
+            await self._waiters_present.wait()
+            try:
+                reply = await bounded(
+                    lambda: client.blpop([key], timeout=self._block),
+                    timeout=self._block + self._op_timeout,
+                    what="wait",
+                )
+                if reply is None:
+                    continue
+                woken = [str(reply[1])]
+                more = await bounded(
+                    lambda: client.lpop(key, scripts.WAKE_LIST_CAP),
+                    timeout=self._op_timeout,
+                    what="wait",
+                )
+                if more:
+                    woken.extend(str(item) for item in more)
+                self._wake(woken)
+            except CoordinatorUnavailableError as exc:
+                # Let every waiter re-check now: each sees the failure for itself and fails
+                # closed, or succeeds if Redis is back.
+                logger.debug("wake-up wait failed: %s", exc)
+                self._wake(list(self._waiters))
+                await anyio.sleep(self._recheck)

@@ -1,0 +1,117 @@
+"""Redis down, hung, or restarted with its data gone: fail closed, recover, never over-grant."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from bbre_async.coordination._base import (
+    CoordinatorUnavailableError,
+    OwnerInfo,
+    SlotTimeoutError,
+)
+from bbre_async.coordination._redis_coordinator import RedisCoordinator
+
+try:
+    from tests.coordination.redis_server import RedisServer
+except ImportError:  # collected without the repository root on sys.path
+    from redis_server import RedisServer  # type: ignore[no-redef]
+
+pytestmark = pytest.mark.redis
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def coordinator(server: RedisServer, namespace: str, **options: float) -> RedisCoordinator:
+    return RedisCoordinator.from_url(
+        server.url,
+        namespace=namespace,
+        capacity=3,
+        lease_ttl=options.pop("lease_ttl", 3.0),
+        heartbeat_interval=options.pop("heartbeat_interval", 0.2),
+        op_timeout=options.pop("op_timeout", 0.3),
+        recheck_interval=options.pop("recheck_interval", 0.2),
+    )
+
+
+async def test_open_fails_closed_when_redis_is_down() -> None:
+    closed = RedisCoordinator.from_url("redis://127.0.0.1:1/0", namespace="down", op_timeout=0.3)
+    try:
+        with pytest.raises(CoordinatorUnavailableError):
+            await closed.open(OwnerInfo.current())
+    finally:
+        await closed.aclose()
+
+
+async def test_stopped_redis_fails_closed_then_recovers_without_over_granting(
+    private_redis_server: RedisServer,
+) -> None:
+    server = private_redis_server
+    namespace = uuid.uuid4().hex
+    holder = coordinator(server, namespace)
+    late = coordinator(server, namespace)
+    try:
+        await holder.open(OwnerInfo.current())
+        kept = await holder.acquire_slot(timeout=1)
+        dropped = await holder.acquire_slot(timeout=1)
+
+        server.stop()
+        started = time.monotonic()
+        with pytest.raises(CoordinatorUnavailableError):
+            await holder.acquire_slot(timeout=1.0)
+        assert time.monotonic() - started < 1.0
+        with pytest.raises(CoordinatorUnavailableError):
+            await holder.slot_is_held(kept)
+        await holder.release_slot(dropped)  # logged, not raised: the lease lapses anyway
+
+        server.start()  # same port, every key gone
+        await late.open(OwnerInfo.current())
+
+        # The holder's next heartbeat sees the new epoch and puts its live lease back.
+        async def reclaimed() -> bool:
+            return (await late.semaphore.state())[0] == 1
+
+        await wait_until(reclaimed)
+        assert await holder.slot_is_held(kept)
+        fresh = [await late.acquire_slot(timeout=1) for _ in range(2)]
+        with pytest.raises(SlotTimeoutError):
+            await late.acquire_slot(timeout=0.2)  # 3 = capacity, counting the reclaimed one
+        assert min(g.token for g in fresh) > kept.token  # fencing tokens still increase
+    finally:
+        await late.aclose()
+        await holder.aclose()
+
+
+async def test_hung_redis_fails_closed_within_the_deadline(
+    private_redis_server: RedisServer,
+) -> None:
+    server = private_redis_server
+    process = server.process
+    assert process is not None
+    client = coordinator(server, uuid.uuid4().hex)
+    try:
+        await client.open(OwnerInfo.current())
+        await client.acquire_slot(timeout=1)
+        os.kill(process.pid, signal.SIGSTOP)  # accepts nothing, answers nothing
+        try:
+            started = time.monotonic()
+            with pytest.raises(CoordinatorUnavailableError):
+                await client.acquire_slot(timeout=5)
+            assert time.monotonic() - started < 1.0  # op_timeout, not the caller's 5 s
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        assert await client.acquire_slot(timeout=1)  # the next call works
+    finally:
+        await client.aclose()

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import bbre_async as b
+
+from .conftest import PoolFactory
+from .fakes import FakeBackend, ManualClock, settle, until
+
+
+async def test_transient_create_failures_back_off_then_succeed(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
+) -> None:
+    backend.create_failures.extend([b.ServiceError("boom", status=500)] * 2)
+    async with make_pool(max_size=2, create_backoff=1.0, create_failures_to_surface=5) as pool:
+        task = asyncio.create_task(pool.acquire(timeout=30).__aenter__())
+        await until(lambda: pool.stats().failed_creates == 1)
+        attempts = backend.creates_started
+        await settle()
+        assert backend.creates_started == attempts  # no retry before the backoff passes
+        clock.advance(1.0)
+        await until(lambda: pool.stats().failed_creates == 2)
+        clock.advance(2.0)
+        lease = await task
+        assert lease.id in backend.active
+        await lease.release()
+
+
+async def test_persistent_failures_reach_one_waiter_at_a_time(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
+) -> None:
+    backend.create_failures.extend(
+        [b.InsufficientBalanceError("no money", status=402, code="INSUFFICIENT_BALANCE")] * 10
+    )
+    async with make_pool(max_size=1, create_backoff=0.5, create_failures_to_surface=2) as pool:
+        first = asyncio.create_task(pool._acquire(30, None))
+        await settle()
+        second = asyncio.create_task(pool._acquire(30, None))
+        await until(lambda: pool.stats().failed_creates == 1)
+        clock.advance(1)
+        await until(lambda: first.done())
+        with pytest.raises(b.InsufficientBalanceError):
+            await first
+        assert not second.done()  # one failing create never fails every waiter
+        backend.create_failures.clear()
+        clock.advance(2)
+        lease = await second
+        await lease.release()
+
+
+async def test_session_limit_shrinks_capacity_and_probes_back(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
+) -> None:
+    foreign = backend.hold_foreign(7)
+    async with make_pool(max_size=10, capacity_probe_backoff=5, idle_timeout=None) as pool:
+        leases = await asyncio.gather(*(pool.acquire(timeout=60).__aenter__() for _ in range(3)))
+        waiters = [asyncio.create_task(pool._acquire(60, None)) for _ in range(5)]
+        await until(lambda: pool.stats().capacity == 3)
+        attempts = backend.creates_started
+        for _ in range(5):
+            await settle()
+        assert backend.creates_started == attempts  # no retry storm while at the cap
+        assert backend.peak_active == 10
+        for sid in foreign[:4]:
+            del backend.active[sid]
+        for _ in range(6):
+            clock.advance(10)
+            await settle(20)
+        done = [w for w in waiters if w.done()]
+        assert len(done) == 4  # capacity probed back up to the 7 the account allows now
+        assert backend.peak_active <= 10
+        for lease in [*leases, *(w.result() for w in done)]:
+            await lease.release()
+        waiters[-1].cancel()
+
+
+async def test_a_lost_create_is_adopted_not_repeated(
+    make_pool: PoolFactory, backend: FakeBackend
+) -> None:
+    backend.lose_next_answers = 1
+    async with make_pool(max_size=2) as pool:
+        async with pool.acquire() as lease:
+            assert lease.id == "s1"
+            await lease.get("https://t.test/x")
+        assert backend.creates() == ["s1"]  # one create, one session: adopted
+        assert pool.stats().adopted == 1
+    assert backend.active == {}
+
+
+async def test_a_lost_create_is_closed_when_adoption_is_off(
+    make_pool: PoolFactory, backend: FakeBackend
+) -> None:
+    backend.lose_next_answers = 1
+    async with make_pool(max_size=2, adopt_unknown=False) as pool:
+        async with pool.acquire() as lease:
+            assert lease.id == "s2"
+        await until(lambda: "s1" in backend.closes())
+
+
+async def test_a_request_that_loses_its_connection_retires_the_session(
+    make_pool: PoolFactory, backend: FakeBackend
+) -> None:
+    async with make_pool(max_size=1) as pool:
+        lease = await pool.acquire()
+        sid = lease.id
+
+        async def broken(*args: object, **kwargs: object) -> None:
+            raise b.APIConnectionError("reset", outcome_unknown=True)
+
+        lease.handle.request = broken
+        with pytest.raises(b.APIConnectionError):
+            await lease.get("https://t.test")
+        await lease.release()
+        await until(lambda: sid in backend.closes())
+
+
+async def test_requests_through_one_lease_never_overlap(
+    make_pool: PoolFactory, backend: FakeBackend
+) -> None:
+    backend.request_gate = asyncio.Event()
+    async with make_pool(max_size=1) as pool:
+        async with pool.acquire() as lease:
+            calls = [asyncio.create_task(lease.get(f"https://t.test/{n}")) for n in range(3)]
+            await settle()
+            backend.request_gate.set()
+            await asyncio.gather(*calls)
+    assert backend.overlaps == 0
+    assert backend.requests == 3

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import bbre_async as b
+
+from .conftest import PoolFactory
+from .fakes import FakeBackend, settle, until
+
+
+async def test_close_waits_for_held_leases_then_closes_everything(
+    make_pool: PoolFactory, backend: FakeBackend
+) -> None:
+    pool = make_pool(max_size=4)
+    await pool.open()
+    leases = [await pool.acquire() for _ in range(4)]
+    await leases[0].release()
+    closing = asyncio.create_task(pool.aclose(timeout=30))
+    await settle()
+    assert not closing.done()
+    assert len(backend.active) == 4
+    for lease in leases[1:]:
+        await lease.get("https://t.test/finish")
+        await lease.release()
+    summary = await closing
+    assert (summary.closed, summary.forced, summary.failed) == (4, False, [])
+    assert backend.active == {}
+
+
+async def test_close_cuts_off_leases_at_the_deadline(
+    make_pool: PoolFactory, backend: FakeBackend
+) -> None:
+    pool = make_pool(max_size=2)
+    await pool.open()
+    lease = await pool.acquire()
+    summary = await pool.aclose(timeout=0.01)
+    assert summary.forced and summary.closed == 1
+    assert backend.active == {}
+    with pytest.raises(b.PoolClosedError):
+        await lease.get("https://t.test")
+    await lease.release()
+
+
+async def test_waiters_get_pool_closed(make_pool: PoolFactory) -> None:
+    pool = make_pool(max_size=1)
+    await pool.open()
+    held = await pool.acquire()
+    waiter = asyncio.create_task(pool._acquire(30, None))
+    await settle()
+    closing = asyncio.create_task(pool.aclose(timeout=5))
+    with pytest.raises(b.PoolClosedError):
+        await waiter
+    await held.release()
+    await closing
+
+
+async def test_close_is_idempotent_and_concurrent_calls_agree(
+    make_pool: PoolFactory, backend: FakeBackend
+) -> None:
+    pool = make_pool()
+    await pool.open()
+    async with pool.acquire():
+        pass
+    first, second = await asyncio.gather(pool.aclose(), pool.aclose())
+    assert first is second
+    assert await pool.aclose() is first
+    assert backend.closes() == ["s1"]
+
+
+async def test_already_gone_counts_as_closed(make_pool: PoolFactory, backend: FakeBackend) -> None:
+    pool = make_pool()
+    await pool.open()
+    async with pool.acquire() as lease:
+        del backend.active[lease.id]  # expired on the server meanwhile
+    summary = await pool.aclose()
+    assert (summary.closed, summary.already_gone, summary.failed) == (0, 1, [])
+
+
+async def test_failed_closes_are_reported(make_pool: PoolFactory, backend: FakeBackend) -> None:
+    pool = make_pool(close_attempts=2, close_timeout=0.2)
+    await pool.open()
+    async with pool.acquire() as lease:
+        sid = lease.id
+
+    async def refuse(session_id: str, *, deadline: float | None = None) -> bool:
+        raise b.ServiceError("down", status=500)
+
+    backend.close = refuse  # type: ignore[method-assign]
+    summary = await pool.aclose()
+    assert summary.failed == [sid]
+
+
+async def test_cancelled_close_still_closes_remote_sessions(
+    make_pool: PoolFactory, backend: FakeBackend
+) -> None:
+    pool = make_pool(max_size=2)
+    await pool.open()
+    held = await pool.acquire()
+    closing = asyncio.create_task(pool.aclose(timeout=30))
+    await settle()
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert backend.active == {}  # the cleanup ran shielded
+    await held.release()
+
+
+async def test_creates_in_flight_at_close_are_closed_on_arrival(
+    make_pool: PoolFactory, backend: FakeBackend
+) -> None:
+    backend.create_gate = asyncio.Event()
+    pool = make_pool(max_size=2)
+    await pool.open()
+    waiter = asyncio.create_task(pool._acquire(30, None))
+    await until(lambda: backend.creates_started == 1)
+    closing = asyncio.create_task(pool.aclose(timeout=1))
+    await settle()
+    backend.create_gate.set()
+    await closing
+    with pytest.raises(b.PoolClosedError):
+        await waiter
+    assert backend.creates() == ["s1"]
+    assert backend.active == {}

@@ -6,7 +6,7 @@ from bbre_async.pool._config import PoolConfig
 from bbre_async.pool._events import EventKind, PoolEvent
 from bbre_async.pool._lease import PooledSession
 from bbre_async.pool._pool import SessionPool
-from bbre_async.pool._reconcile import ReapReport
+from bbre_async.pool._reaper import ReapPlan, ReapReport, close_all, execute_reap, plan_reap
 from bbre_async.pool._stats import CostModel, PoolStats, ShutdownSummary
 
 __all__ = [
@@ -18,9 +18,13 @@ __all__ = [
     "PoolEvent",
     "PoolStats",
     "PooledSession",
+    "ReapPlan",
     "ReapReport",
     "RemoteSession",
     "SessionBackend",
     "SessionPool",
     "ShutdownSummary",
+    "close_all",
+    "execute_reap",
+    "plan_reap",
 ]

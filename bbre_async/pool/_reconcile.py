@@ -14,125 +14,55 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING
 
-import anyio
-import attrs
-
 from bbre_async._errors import BBREError
-from bbre_async.coordination._base import CoordinatorUnavailableError, EntryState, LedgerEntry
-from bbre_async.coordination._memory_ledger import find_orphans
+from bbre_async.coordination._base import CoordinatorUnavailableError, EntryState
 from bbre_async.pool._backend import ActiveSession, RemoteSession
+from bbre_async.pool._reaper import (
+    CLOCK_SKEW,
+    ReapReport,
+    close_all,
+    execute_reap,
+    plan_reap,
+)
 
 if TYPE_CHECKING:
     from bbre_async.pool._pool import SessionPool
 
 logger = logging.getLogger("bbre_async.reaper")
 
-# How far a server's createdAt may sit from our own clock around a create, in seconds.
-CLOCK_SKEW = 5.0
 # A lost create's session appears in the listing at once; look this many times.
 LOST_CREATE_LOOKS = (0.0, 0.3, 1.0)
-
-
-@attrs.frozen(kw_only=True)
-class ReapReport:
-    """What a reaping pass found and did."""
-
-    orphans: int = 0
-    closed: int = 0
-    already_gone: int = 0
-    failed: list[str] = attrs.field(factory=list)
-    foreign: list[str] = attrs.field(factory=list)
-    foreign_closed: int = 0
 
 
 class Reconciler:
     def __init__(self, pool: SessionPool) -> None:
         self._pool = pool
 
-    async def reap_orphans(self) -> ReapReport:
+    async def reap_orphans(self, *, include_foreign: bool = False) -> ReapReport:
         """Close the sessions of dead ledger owners; settle their unfinished intents."""
         pool = self._pool
         ledger = pool.coordinator.ledger
-        config = pool.config
-        entries = await ledger.entries()
-        orphans = find_orphans(
-            entries, me=pool.owner, stale_after=config.orphan_stale_after, now=time.time()
+        stale_after = pool.config.orphan_stale_after
+        plan = await plan_reap(
+            pool.backend,
+            ledger,
+            me=pool.owner,
+            stale_after=stale_after,
+            include_foreign=include_foreign,
+            known_ids=pool.session_ids(),
         )
-        mine: list[LedgerEntry] = []
-        for entry in orphans:
-            if entry.backend != pool.backend.name:
-                continue
-            if await ledger.claim(
-                entry.intent_id, pool.owner, stale_after=config.orphan_stale_after
-            ):
-                mine.append(entry)
-        if not mine:
-            return ReapReport()
-        targets = [e for e in mine if e.session_id]
-        intents = [e for e in mine if not e.session_id]
-        if intents:
-            targets += await self._match_intents(intents, entries)
-        closed, gone, failed = await self._close_all(targets)
-        for entry in mine:
-            if entry.session_id not in failed:
-                await ledger.remove(entry.intent_id)
-        report = ReapReport(orphans=len(mine), closed=closed, already_gone=gone, failed=failed)
-        if mine:
-            logger.info(
-                "reaped %d orphaned ledger entries: %d closed, %d already gone, %d failed",
-                len(mine),
-                closed,
-                gone,
-                len(failed),
-            )
-        return report
-
-    async def _match_intents(
-        self, intents: list[LedgerEntry], entries: list[LedgerEntry]
-    ) -> list[LedgerEntry]:
-        """Intents with no session id: a create whose answer nobody saw. Close any active
-        session created in its window that no ledger entry accounts for."""
-        known = {e.session_id for e in entries if e.session_id}
-        active = await self._pool.backend.list_active()
-        found: list[LedgerEntry] = []
-        for intent in intents:
-            for row in active:
-                if row.id in known or row.created_at is None:
-                    continue
-                if intent.created_at - CLOCK_SKEW <= row.created_at <= intent.created_at + 60:
-                    known.add(row.id)
-                    found.append(attrs.evolve(intent, session_id=row.id))
-                    break
-        return found
-
-    async def _close_all(self, entries: list[LedgerEntry]) -> tuple[int, int, list[str]]:
-        closed = 0
-        gone = 0
-        failed: list[str] = []
-        backend = self._pool.backend
-        timeout = self._pool.config.close_timeout
-
-        async def close_one(session_id: str) -> None:
-            nonlocal closed, gone
-            try:
-                with anyio.fail_after(timeout):
-                    if await backend.close(session_id):
-                        closed += 1
-                    else:
-                        gone += 1
-            except (BBREError, TimeoutError) as error:
-                logger.warning("could not close orphaned session %s: %s", session_id, error)
-                failed.append(session_id)
-
-        with anyio.CancelScope(shield=True):
-            async with anyio.create_task_group() as tg:
-                for entry in entries:
-                    if entry.session_id:
-                        tg.start_soon(close_one, entry.session_id)
-        return closed, gone, failed
+        if not plan.targets and not plan.orphans:
+            return ReapReport(foreign=len(plan.foreign))
+        return await execute_reap(
+            pool.backend,
+            ledger,
+            plan,
+            me=pool.owner,
+            stale_after=stale_after,
+            close_timeout=pool.config.close_timeout,
+        )
 
     async def find_lost_create(self, asked_at: float) -> RemoteSession | None:
         """The session a lost create made, if the listing shows one nobody accounts for."""
@@ -182,20 +112,16 @@ class Reconciler:
                     strangers.remove(row)
                     await pool.coordinator.ledger.remove(intent.intent_id)
                     break
+        timeout = pool.config.close_timeout
         if leaked:
-            await self._close_all([_as_entry(pool, row) for row in leaked])
+            await close_all(pool.backend, [row.id for row in leaked], close_timeout=timeout)
             logger.warning("closed %d sessions leaked by lost creates", len(leaked))
-        pool._note_foreign(len(strangers))
         if strangers and pool.config.reap_foreign:
-            await self._close_all([_as_entry(pool, row) for row in strangers])
+            await close_all(pool.backend, [row.id for row in strangers], close_timeout=timeout)
             logger.warning("closed %d foreign sessions (reap_foreign=True)", len(strangers))
+            strangers = []
+        pool._note_foreign(len(strangers))
 
 
 def _alive(row: ActiveSession, now: float) -> bool:
     return row.expires_at is None or row.expires_at > now
-
-
-def _as_entry(pool: SessionPool, row: ActiveSession) -> LedgerEntry:
-    return attrs.evolve(
-        LedgerEntry.intent(pool.owner, backend=pool.backend.name), session_id=row.id
-    )

@@ -825,12 +825,15 @@ class SessionPool:
             wake = min(wake, self._tend_idle(now))
             if self._capacity < self.config.max_size:
                 if now >= self._probe_at:
+                    # One more slot per probe interval; a limit answer shrinks it again and
+                    # doubles the interval, so a full account sees a few creates, not a storm.
                     self._capacity += 1
+                    self._probe_at = now + self._probe_backoff
                     self._events.emit(
                         EventKind.CAPACITY, detail=f"probing capacity {self._capacity}"
                     )
-                else:
-                    wake = min(wake, self._probe_at)
+                    self._grow()
+                wake = min(wake, self._probe_at)
             if self._waiters or self._live_count() < self.config.min_size:
                 if now >= self._next_create_at:
                     self._grow()

@@ -65,7 +65,7 @@ async def test_session_limit_shrinks_capacity_and_probes_back(
         assert backend.peak_active == 10
         for sid in foreign[:4]:
             del backend.active[sid]
-        for _ in range(6):
+        for _ in range(20):
             clock.advance(10)
             await settle(20)
         done = [w for w in waiters if w.done()]
@@ -120,11 +120,10 @@ async def test_requests_through_one_lease_never_overlap(
     make_pool: PoolFactory, backend: FakeBackend
 ) -> None:
     backend.request_gate = asyncio.Event()
-    async with make_pool(max_size=1) as pool:
-        async with pool.acquire() as lease:
-            calls = [asyncio.create_task(lease.get(f"https://t.test/{n}")) for n in range(3)]
-            await settle()
-            backend.request_gate.set()
-            await asyncio.gather(*calls)
+    async with make_pool(max_size=1) as pool, pool.acquire() as lease:
+        calls = [asyncio.create_task(lease.get(f"https://t.test/{n}")) for n in range(3)]
+        await settle()
+        backend.request_gate.set()
+        await asyncio.gather(*calls)
     assert backend.overlaps == 0
     assert backend.requests == 3

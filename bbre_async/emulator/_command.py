@@ -1,0 +1,196 @@
+"""``bbre-async emulator``: run the emulator from a shell until Ctrl-C or SIGTERM.
+
+The first line on stdout is the base URL and nothing else, so scripts can read it (useful with
+``--port 0``); everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+import click
+
+from bbre_async.emulator._server import Emulator
+from bbre_async.emulator._settings import (
+    AccountSpec,
+    EmulatorSettings,
+    Faults,
+    Latency,
+)
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+#: ``--fault`` names (left) and the ``Faults`` field each sets.
+FAULT_ALIASES = {
+    "500": "service_error",
+    "5xx": "service_error",
+    "service_error": "service_error",
+    "429": "rate_limit",
+    "rate_limit": "rate_limit",
+    "502": "bad_gateway",
+    "bad_gateway": "bad_gateway",
+    "drop": "drop",
+    "reset": "drop",
+    "lost": "lost_answer",
+    "lost_answer": "lost_answer",
+    "lag": "listing_lag",
+    "listing_lag": "listing_lag",
+    "retry_after": "retry_after",
+}
+
+
+def parse_faults(specs: tuple[str, ...], endpoints: tuple[str, ...]) -> Faults:
+    """``("500=0.03", "lost=0.01")`` as ``Faults``; raises ``click.BadParameter``."""
+    fields: dict[str, Any] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        field = FAULT_ALIASES.get(name.strip().lower())
+        if not sep or field is None:
+            raise click.BadParameter(
+                f"{spec!r}: expected KIND=VALUE with KIND one of {', '.join(FAULT_ALIASES)}",
+                param_hint="--fault",
+            )
+        try:
+            fields[field] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{spec!r}: {value!r} is not a number",
+                                     param_hint="--fault") from None
+    if endpoints:
+        fields["endpoints"] = endpoints
+    try:
+        return Faults(**fields)
+    except (ValueError, TypeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+
+
+def build_settings(
+    *,
+    api_keys: tuple[str, ...],
+    suspended_keys: tuple[str, ...] = (),
+    inactive_keys: tuple[str, ...] = (),
+    balance: float = 100.0,
+    time_scale: float = 1.0,
+    faults: Faults | None = None,
+    latency: float = 0.0,
+    jitter: float = 0.0,
+    sweep_interval: float = 1.0,
+    seed: int | None = None,
+    admin_token: str | None = None,
+) -> EmulatorSettings:
+    """Settings from command-line values; accounts are named ``account1``, ``account2``…"""
+    keys = [(k, "active") for k in api_keys or ("test-key",)]
+    keys += [(k, "suspended") for k in suspended_keys]
+    keys += [(k, "inactive") for k in inactive_keys]
+    accounts = [
+        AccountSpec(api_key=key, name=f"account{i}", status=status, balance=balance)
+        for i, (key, status) in enumerate(keys, start=1)
+    ]
+    return EmulatorSettings(
+        accounts=accounts,
+        time_scale=time_scale,
+        faults=faults or Faults(),
+        latency=Latency(default=latency, jitter=jitter),
+        sweep_interval=sweep_interval if sweep_interval > 0 else None,
+        seed=seed,
+        admin_token=admin_token,
+    )
+
+
+async def serve(settings: EmulatorSettings, host: str, port: int) -> None:
+    """Run until SIGINT or SIGTERM, then stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the URL is out: a reader may signal
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    emulator = Emulator(settings)
+    try:
+        url = await emulator.start(host, port)
+        click.echo(url)
+        names = ", ".join(f"{a.name} ({a.status})" for a in settings.accounts)
+        click.echo(f"BBRE emulator on {url}; accounts: {names}; time scale "
+                   f"{settings.time_scale:g}; state at {url}/_emulator/state", err=True)
+        await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await emulator.stop()
+        click.echo("BBRE emulator stopped", err=True)
+
+
+@click.command("emulator")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but loopback exposes the emulator to the network.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to bind; 0 picks a free one (read it from the first stdout line).")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
+              help="An API key to accept (repeatable). Default: test-key.")
+@click.option("--suspended-key", "suspended_keys", multiple=True, metavar="KEY",
+              help="A key whose account is suspended (403 ACCOUNT_SUSPENDED).")
+@click.option("--inactive-key", "inactive_keys", multiple=True, metavar="KEY",
+              help="A key whose account is inactive (403 ACCOUNT_INACTIVE).")
+@click.option("--balance", default=100.0, show_default=True, type=float,
+              help="Opening balance of every account, in USD.")
+@click.option("--time-scale", default=1.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Compress durations: 100 makes a 300 s session live 3 s.")
+@click.option("--fault", "fault_specs", multiple=True, metavar="KIND=VALUE",
+              help="A fault rate, e.g. 500=0.03, 429=0.01, 502=0.01, drop=0.01, lost=0.01; "
+                   "or lag=SECONDS (listing lag), retry_after=SECONDS. Repeatable.")
+@click.option("--fault-endpoint", "fault_endpoints", multiple=True, metavar="NAME",
+              help="Limit fault rates to this endpoint, e.g. session/create. Repeatable.")
+@click.option("--latency", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Server-side delay of every call, in real seconds.")
+@click.option("--jitter", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Extra random delay, uniform in [0, JITTER] real seconds.")
+@click.option("--sweep-interval", default=1.0, show_default=True, type=float,
+              help="Seconds between expiry sweeps; 0 disables the sweep.")
+@click.option("--seed", default=None, type=int, help="Seed of the fault and jitter RNG.")
+@click.option("--admin-token", default=None, envvar="BBRE_EMULATOR_ADMIN_TOKEN",
+              help="Require this token (header x-emulator-token) on /_emulator/*.")
+def emulator_command(
+    host: str,
+    port: int,
+    api_keys: tuple[str, ...],
+    suspended_keys: tuple[str, ...],
+    inactive_keys: tuple[str, ...],
+    balance: float,
+    time_scale: float,
+    fault_specs: tuple[str, ...],
+    fault_endpoints: tuple[str, ...],
+    latency: float,
+    jitter: float,
+    sweep_interval: float,
+    seed: int | None,
+    admin_token: str | None,
+) -> None:
+    """Serve the BBRE API locally: sessions, cap, clamp, billing, history, and faults."""
+    try:
+        settings = build_settings(
+            api_keys=api_keys,
+            suspended_keys=suspended_keys,
+            inactive_keys=inactive_keys,
+            balance=balance,
+            time_scale=time_scale,
+            faults=parse_faults(fault_specs, fault_endpoints),
+            latency=latency,
+            jitter=jitter,
+            sweep_interval=sweep_interval,
+            seed=seed,
+            admin_token=admin_token,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if host not in LOOPBACK:
+        click.echo(
+            f"warning: binding {host}: the emulator has no TLS and its admin endpoints "
+            "/_emulator/* need no API key; anyone who can reach this address can use it.",
+            err=True,
+        )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings, host, port))

@@ -1,0 +1,291 @@
+"""The emulator's core: accounts, the session table, expiry, latency, and state snapshots.
+
+Operations (``_sessions``, ``_tasks``, ``_account``) and the HTTP layer (``_app``) all go
+through one ``Engine``; it holds no aiohttp objects, so it can be driven in-process too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import secrets
+import uuid
+from typing import Any
+
+from bbre_async.emulator._billing import refund
+from bbre_async.emulator._clock import Clock
+from bbre_async.emulator._envelope import ApiError
+from bbre_async.emulator._faults import FaultInjector
+from bbre_async.emulator._settings import (
+    ACCOUNT_STATUSES,
+    MODES,
+    AccountSpec,
+    EmulatorSettings,
+    Faults,
+    Latency,
+)
+from bbre_async.emulator._state import (
+    Account,
+    AccountState,
+    EmulatorState,
+    SessionRecord,
+    TaskRecord,
+    to_micros,
+)
+from bbre_async.emulator._targets import Targets
+
+_REJECTED_STATUS = {"suspended": "ACCOUNT_SUSPENDED", "inactive": "ACCOUNT_INACTIVE"}
+
+_USER_AGENTS = (
+    ("Win32", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/124.0.0.0 Safari/537.36"),
+    ("MacIntel", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, "
+     "like Gecko) Chrome/124.0.0.0 Safari/537.36"),
+    ("Linux x86_64", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/123.0.0.0 Safari/537.36"),
+    ("Win32", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 "
+     "Firefox/125.0"),
+)
+_SCREENS = ((1920, 1080), (1366, 768), (1536, 864), (2560, 1440), (1440, 900))
+_TIMEZONES = ("America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo")
+
+
+def browser_profile(seed: str) -> dict[str, Any]:
+    """A plausible browser profile, stable for a given ``seed`` (a session or task id)."""
+    digest = hashlib.blake2b(seed.encode(), digest_size=8).digest()
+    platform, agent = _USER_AGENTS[digest[0] % len(_USER_AGENTS)]
+    width, height = _SCREENS[digest[1] % len(_SCREENS)]
+    return {
+        "userAgent": agent,
+        "platform": platform,
+        "language": "en-US",
+        "timezone": _TIMEZONES[digest[2] % len(_TIMEZONES)],
+        "screen": {"width": width, "height": height, "colorDepth": 24},
+        "hardwareConcurrency": (4, 8, 12, 16)[digest[3] % 4],
+        "deviceMemory": (4, 8)[digest[4] % 2],
+    }
+
+
+class Engine:
+    """Mutable emulator state plus the rules every endpoint shares (auth, expiry, latency)."""
+
+    def __init__(self, settings: EmulatorSettings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._initialize()
+
+    def reset(self) -> None:
+        """Forget every session, task and counter; accounts, faults, latency and scripts go
+        back to what the settings say. The clock is kept."""
+        self._initialize()
+
+    def _initialize(self) -> None:
+        settings = self.settings
+        self.rng = random.Random(settings.seed)
+        self.targets = Targets(settings.targets)
+        self.faults = FaultInjector(settings.faults, self.rng)
+        self.latency = settings.latency
+        self.latency_on = settings.latency.enabled
+        self.accounts: dict[str, Account] = {}
+        self.by_key: dict[str, Account] = {}
+        self.sessions: dict[str, SessionRecord] = {}
+        self.fault_totals: dict[str, int] = {}
+        self.lost_totals: dict[str, int] = {}
+        self.internal_errors = 0
+        self._reprice()
+        for spec in settings.accounts:
+            self.add_account(spec)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def _reprice(self) -> None:
+        prices = self.settings.prices
+        self.price_create = to_micros(prices.session_create)
+        self.price_session = {m: to_micros(prices.session_request(m)) for m in MODES}
+        self.price_task = {m: to_micros(prices.request(m)) for m in MODES}
+
+    def set_latency(self, latency: Latency) -> None:
+        self.latency = latency
+        self.latency_on = latency.enabled
+
+    def set_faults(self, faults: Faults) -> None:
+        self.faults.set(faults)
+
+    def add_account(self, spec: AccountSpec) -> Account:
+        if spec.api_key in self.by_key or spec.name in self.accounts:
+            raise ValueError(f"an account with this key or the name {spec.name!r} exists")
+        account = Account.from_spec(spec, cap=self.settings.session_cap, now_ms=self.now_ms())
+        self.accounts[account.name] = account
+        self.by_key[account.api_key] = account
+        return account
+
+    def update_account(
+        self, name: str, *, status: str | None = None, balance: float | None = None
+    ) -> Account:
+        """Change an account's status (``active``/``suspended``/``inactive``) or balance."""
+        account = self.account(name)
+        if status is not None:
+            if status not in ACCOUNT_STATUSES:
+                raise ValueError(f"status must be one of {ACCOUNT_STATUSES}")
+            account.status = status
+        if balance is not None:
+            account.balance_micros = to_micros(float(balance))
+        return account
+
+    def account(self, name: str) -> Account:
+        try:
+            return self.accounts[name]
+        except KeyError:
+            raise KeyError(f"no account named {name!r}; known: {sorted(self.accounts)}") from None
+
+    # -- time ------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return round(self.clock.time() * 1000)
+
+    def scaled_ms(self, emulated_seconds: float) -> int:
+        """Clock milliseconds that ``emulated_seconds`` of API time take."""
+        return round(emulated_seconds * 1000 / self.settings.time_scale)
+
+    async def pause(self, endpoint: str, mode: str | None = None, extra: float = 0.0) -> None:
+        """Sleep the configured real-time latency (plus ``extra`` real seconds)."""
+        delay = extra
+        if self.latency_on:
+            delay += self.latency.delay(endpoint, mode, self.rng)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    # -- identity --------------------------------------------------------------------------
+
+    def authenticate(self, key: str | None) -> Account:
+        """The account behind ``key``, or the documented 401/403 answer."""
+        if not key:
+            raise ApiError(401, "API_KEY_REQUIRED")
+        account = self.by_key.get(key)
+        if account is None:
+            raise ApiError(403, "INVALID_API_KEY")
+        if account.status != "active":
+            raise ApiError(403, _REJECTED_STATUS[account.status])
+        return account
+
+    @staticmethod
+    def new_session_id() -> str:
+        return "session_" + secrets.token_hex(12)
+
+    @staticmethod
+    def new_task_id() -> str:
+        return str(uuid.uuid4())
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def find_session(self, account: Account, session_id: Any) -> SessionRecord:
+        """The caller's session, or ``400 SESSION_ID_REQUIRED`` / ``404 SESSION_NOT_FOUND``."""
+        if session_id is None or session_id == "":
+            raise ApiError(
+                400,
+                "SESSION_ID_REQUIRED",
+                details={"hint": "Session ID is returned when you create a session"},
+            )
+        if not isinstance(session_id, str):
+            raise ApiError(400, "INVALID_REQUEST", "sessionId must be a string.",
+                           {"field": "sessionId"})
+        session = self.sessions.get(session_id)
+        if session is None or session.account is not account:
+            raise ApiError(404, "SESSION_NOT_FOUND")
+        return session
+
+    def expire(self, session: SessionRecord, now_ms: int) -> None:
+        """Store the expiry of a past-due session (what the vendor calls processing it)."""
+        session.status = "expired"
+        session.ended_ms = now_ms
+        account = session.account
+        account.live.pop(session.id, None)
+        account.counters.sessions_expired += 1
+
+    def reconcile(self, session: SessionRecord, now_ms: int) -> None:
+        """Lazy expiry, as ``/session/status``, ``/session/request`` and close do it."""
+        if session.status == "active" and session.expires_ms <= now_ms:
+            self.expire(session, now_ms)
+
+    def held(self, account: Account, now_ms: int) -> int:
+        """Sessions that count against the cap (see ``cap_counts_unswept``)."""
+        if self.settings.cap_counts_unswept:
+            return len(account.live)
+        return sum(1 for s in account.live.values() if s.expires_ms > now_ms)
+
+    def sweep(self) -> int:
+        """Expire every past-due session in storage; the listing only learns expiry here."""
+        now = self.now_ms()
+        count = 0
+        for account in self.accounts.values():
+            due = [s for s in account.live.values() if s.expires_ms <= now]
+            for session in due:
+                self.expire(session, now)
+            count += len(due)
+        return count
+
+    def profile_of(self, session: SessionRecord) -> dict[str, Any]:
+        if session.profile is None:
+            session.profile = browser_profile(session.id)
+        return session.profile
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def record_task(self, account: Account, task: TaskRecord) -> None:
+        """Append a history row, keeping at most ``history_limit`` rows per account."""
+        history = account.history
+        history.append(task)
+        account.counters.tasks_created += 1
+        limit = self.settings.history_limit
+        if len(history) > 2 * limit:
+            dropped = history[: len(history) - limit]
+            del history[: len(history) - limit]
+            for row in dropped:
+                account.tasks.pop(row.id, None)
+                account.pending.pop(row.id, None)
+
+    def finish_task(self, account: Account, task: TaskRecord, status: str, at_ms: int) -> None:
+        """End a task; failed and timed-out tasks are refunded in full."""
+        task.status = status
+        task.completed_ms = at_ms
+        account.pending.pop(task.id, None)
+        if status == "completed":
+            account.counters.tasks_completed += 1
+            return
+        account.counters.tasks_failed += 1
+        if task.price_micros:
+            refund(account, task.price_micros)
+            task.price_micros = 0
+
+    def settle_due_tasks(self, account: Account, now_ms: int) -> None:
+        """Finish the stateless tasks whose processing time has passed (lazily, on read)."""
+        if not account.pending:
+            return
+        for task in [t for t in account.pending.values() if t.due_ms <= now_ms]:
+            self.finish_task(account, task, task.outcome, task.due_ms)
+
+    # -- observation -----------------------------------------------------------------------
+
+    def count_fault(self, kind: str, account: Account | None) -> None:
+        self.fault_totals[kind] = self.fault_totals.get(kind, 0) + 1
+        if account is not None:
+            faults = account.counters.faults
+            faults[kind] = faults.get(kind, 0) + 1
+
+    def count_lost(self, endpoint: str, account: Account | None) -> None:
+        self.lost_totals[endpoint] = self.lost_totals.get(endpoint, 0) + 1
+        if account is not None:
+            lost = account.counters.lost_answers
+            lost[endpoint] = lost.get(endpoint, 0) + 1
+
+    def snapshot(self) -> EmulatorState:
+        now = self.now_ms()
+        return EmulatorState(
+            now=now / 1000,
+            time_scale=self.settings.time_scale,
+            accounts={name: AccountState.of(a, now) for name, a in self.accounts.items()},
+            faults=self.fault_totals,
+            lost_answers=self.lost_totals,
+            internal_errors=self.internal_errors,
+        )

@@ -1,0 +1,322 @@
+"""Configuration of the emulator: accounts, prices, latency, faults, time.
+
+Every value object here is frozen, keyword-only and validated on construction, so a bad setting
+fails where it is written rather than as a strange answer in the middle of a test run. Prices and
+durations are the emulator's own settings, not the vendor's price list.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Literal
+
+import attrs
+
+from bbre_async.emulator._targets import TargetRule
+
+MODES = ("passive", "adaptive")
+SENSIBILITIES = ("low", "medium", "high")
+ACCOUNT_STATUSES = ("active", "suspended", "inactive")
+
+#: Names of the BBRE endpoints, as used to select latency and faults. ``/request/sync`` is an
+#: alias of ``/request/execute`` and shares its name.
+ENDPOINTS = (
+    "session/create",
+    "session/request",
+    "session/status",
+    "session/close",
+    "account/sessions",
+    "account/history",
+    "account/balance",
+    "account/info",
+    "request/create",
+    "request/result",
+    "request/execute",
+)
+
+FaultKind = Literal["drop", "bad_gateway", "service_error", "rate_limit", "lost_answer"]
+#: Fault kinds, in the order a single random draw is mapped onto them.
+FAULT_KINDS: tuple[FaultKind, ...] = (
+    "drop",
+    "bad_gateway",
+    "service_error",
+    "rate_limit",
+    "lost_answer",
+)
+
+CloseExpired = Literal["closed", "expired", "close"]
+
+
+def _frozen_map(
+    value: Mapping[str, float] | Iterable[tuple[str, float]] | None,
+) -> Mapping[str, float]:
+    return MappingProxyType({str(k): float(v) for k, v in dict(value or {}).items()})
+
+
+def _check_endpoints(names: Iterable[str], what: str) -> None:
+    unknown = sorted(set(names) - set(ENDPOINTS))
+    if unknown:
+        raise ValueError(f"{what}: unknown endpoint(s) {unknown}; known: {list(ENDPOINTS)}")
+
+
+def _non_negative_values(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    for key, seconds in value.items():
+        if not (seconds >= 0 and math.isfinite(seconds)):
+            raise ValueError(f"{attribute.name}[{key!r}] must be a finite number >= 0")
+
+
+def _mask(secret: str | None) -> str:
+    if not secret:
+        return repr(secret)
+    return repr(secret[:2] + "…" if len(secret) > 4 else "…")
+
+
+_ge0 = attrs.validators.ge(0.0)
+
+
+@attrs.frozen(kw_only=True)
+class Prices:
+    """USD charged per operation (emulator settings, not vendor truth).
+
+    A session's ``totalCharged`` counts its requests only (the vendor's status page says the
+    creation charge is not included), so ``session_create`` shows up in the balance alone.
+    """
+
+    session_create: float = attrs.field(default=0.01, validator=_ge0)
+    session_request_passive: float = attrs.field(default=0.005, validator=_ge0)
+    session_request_adaptive: float = attrs.field(default=0.012, validator=_ge0)
+    request_passive: float = attrs.field(default=0.005, validator=_ge0)
+    request_adaptive: float = attrs.field(default=0.012, validator=_ge0)
+
+    def session_request(self, mode: str) -> float:
+        return self.session_request_adaptive if mode == "adaptive" else self.session_request_passive
+
+    def request(self, mode: str) -> float:
+        return self.request_adaptive if mode == "adaptive" else self.request_passive
+
+
+@attrs.frozen(kw_only=True)
+class Latency:
+    """Server-side delay added before answering, in REAL seconds (never scaled by time_scale).
+
+    The delay of one call is ``endpoints.get(name, default) + modes.get(mode, 0)`` plus a uniform
+    draw from ``[0, jitter]``; ``modes`` only applies to calls that run a target request
+    (``session/request``, ``request/create``, ``request/execute``). Real seconds, because a
+    benchmark needs "50 ms of server time" whatever the time scale.
+    """
+
+    default: float = attrs.field(default=0.0, validator=_ge0)
+    endpoints: Mapping[str, float] = attrs.field(
+        factory=dict, converter=_frozen_map, validator=_non_negative_values
+    )
+    modes: Mapping[str, float] = attrs.field(
+        factory=dict, converter=_frozen_map, validator=_non_negative_values
+    )
+    jitter: float = attrs.field(default=0.0, validator=_ge0)
+
+    def __attrs_post_init__(self) -> None:
+        _check_endpoints(self.endpoints, "Latency.endpoints")
+        unknown = sorted(set(self.modes) - set(MODES))
+        if unknown:
+            raise ValueError(f"Latency.modes: unknown mode(s) {unknown}")
+
+    @property
+    def enabled(self) -> bool:
+        """False when every delay is zero, so the hot path can skip the sleep entirely."""
+        return bool(self.default or self.jitter or any(self.endpoints.values()) or any(
+            self.modes.values()
+        ))
+
+    def delay(self, endpoint: str, mode: str | None, rng: random.Random) -> float:
+        seconds = self.endpoints.get(endpoint, self.default)
+        if mode is not None:
+            seconds += self.modes.get(mode, 0.0)
+        if self.jitter:
+            seconds += rng.uniform(0.0, self.jitter)
+        return seconds
+
+
+def _rate(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"Faults.{attribute.name} is a probability and must be in [0, 1]")
+
+
+def _endpoint_set(value: Iterable[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = (value,)
+    names = frozenset(value)
+    _check_endpoints(names, "Faults.endpoints")
+    return names
+
+
+@attrs.frozen(kw_only=True)
+class Faults:
+    """Random faults, each a probability per call, drawn from the emulator's seeded RNG.
+
+    - ``drop``: the connection is aborted before anything is processed.
+    - ``bad_gateway``: an HTML ``502`` page, as a proxy in front of the API would send.
+    - ``service_error``: ``500 SERVICE_ERROR``; nothing is processed.
+    - ``rate_limit``: ``429 RATE_LIMIT_EXCEEDED`` with ``Retry-After`` and ``retryAfter``.
+    - ``lost_answer``: the call IS processed (a session created, a charge taken), then the
+      connection is aborted without an answer: the case that makes blind retries unsafe.
+
+    ``endpoints`` limits the rates to some endpoints (names as in ``ENDPOINTS``); ``None`` means
+    all. ``retry_after`` is sent as is (real seconds). ``listing_lag`` makes
+    ``/account/sessions`` show the account as it was that many emulated seconds ago (scaled by
+    ``time_scale``): newer sessions are missing and newer closes and expiries do not show yet.
+    Scripted faults (``Emulator.inject``) come on top of the rates.
+    """
+
+    drop: float = attrs.field(default=0.0, validator=_rate)
+    bad_gateway: float = attrs.field(default=0.0, validator=_rate)
+    service_error: float = attrs.field(default=0.0, validator=_rate)
+    rate_limit: float = attrs.field(default=0.0, validator=_rate)
+    lost_answer: float = attrs.field(default=0.0, validator=_rate)
+    endpoints: frozenset[str] | None = attrs.field(default=None, converter=_endpoint_set)
+    retry_after: float = attrs.field(default=1.0, validator=_ge0)
+    listing_lag: float = attrs.field(default=0.0, validator=_ge0)
+
+    def __attrs_post_init__(self) -> None:
+        if self.total_rate > 1.0 + 1e-9:
+            raise ValueError("the fault rates add up to more than 1")
+
+    @property
+    def total_rate(self) -> float:
+        return float(sum(getattr(self, kind) for kind in FAULT_KINDS))
+
+    def rates(self) -> dict[str, float]:
+        return {kind: getattr(self, kind) for kind in FAULT_KINDS}
+
+
+def _account_status(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in ACCOUNT_STATUSES:
+        raise ValueError(f"AccountSpec.status must be one of {ACCOUNT_STATUSES}, not {value!r}")
+
+
+def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value:
+        raise ValueError(f"AccountSpec.{attribute.name} must not be empty")
+
+
+@attrs.frozen(kw_only=True)
+class AccountSpec:
+    """One account the emulator knows: its API key, a label, its state and opening balance.
+
+    ``name`` labels the account in ``/_emulator/state`` so the key itself is never shown.
+    ``session_cap`` overrides the emulator-wide cap for this account.
+    """
+
+    api_key: str = attrs.field(validator=_non_empty, repr=_mask)
+    name: str = attrs.field(default="default", validator=_non_empty)
+    status: str = attrs.field(default="active", validator=_account_status)
+    balance: float = attrs.field(default=100.0, validator=attrs.validators.instance_of(float | int))
+    email: str | None = None
+    session_cap: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(0))
+    )
+
+
+def _accounts(value: Iterable[AccountSpec]) -> tuple[AccountSpec, ...]:
+    return tuple(value)
+
+
+def _check_accounts(
+    instance: Any, attribute: attrs.Attribute[Any], value: tuple[AccountSpec, ...]
+) -> None:
+    keys = [a.api_key for a in value]
+    names = [a.name for a in value]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two accounts share an API key")
+    if len(set(names)) != len(names):
+        raise ValueError("two accounts share a name")
+
+
+def _range(instance: Any, attribute: attrs.Attribute[Any], value: tuple[float, float]) -> None:
+    low, high = value
+    if not 0 < low <= high:
+        raise ValueError(f"{attribute.name} must be (low, high) with 0 < low <= high")
+
+
+def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name} must be a finite number > 0")
+
+
+def _optional_positive(instance: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None:
+        _positive(instance, attribute, value)
+
+
+def _targets(value: Iterable[TargetRule]) -> tuple[TargetRule, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class EmulatorSettings:
+    """Everything that shapes one emulator.
+
+    Time: ``time_scale`` compresses DURATIONS (session lives, task processing, listing lag) while
+    TIMESTAMPS stay on the clock. With ``time_scale=100`` a session created with ``timeout=300``
+    answers ``expiresAt = now + 3 s`` in wall time, so a client in another process that reads
+    ``expiresAt`` agrees on the expiry without sharing the clock.
+
+    Sessions: ``timeout_range`` is what the request validator accepts (else ``400
+    INVALID_REQUEST``) and ``life_clamp`` what the controller then applies, as the vendor
+    documents (60-3600 accepted, 10-300 applied). ``cap_counts_unswept`` keeps a session that is
+    past due but not yet processed by the sweep counting against the cap, as the vendor warns;
+    ``close_expired`` picks the answer to closing an expired session: ``"closed"`` (``400
+    SESSION_CLOSED``, the default), ``"expired"`` (``400 SESSION_EXPIRED``) or ``"close"``
+    (it succeeds and the session becomes closed).
+
+    Stateless tasks: ``task_processing`` emulated seconds each (scaled), ``30 s`` default
+    ``timeout``, and ``/request/execute`` gives up after ``execute_limit``.
+
+    ``sweep_interval`` is in real seconds; ``None`` disables the background sweep (call
+    ``Emulator.sweep()`` instead). ``seed`` seeds the RNG behind faults and jitter.
+    ``history_limit`` bounds the usage history kept per account (older rows are dropped).
+    ``admin_token``, when set, is required on ``/_emulator/*``.
+    """
+
+    accounts: tuple[AccountSpec, ...] = attrs.field(
+        factory=lambda: (AccountSpec(api_key="test-key"),),
+        converter=_accounts,
+        validator=_check_accounts,
+    )
+    time_scale: float = attrs.field(default=1.0, validator=_positive)
+    session_cap: int = attrs.field(default=10, validator=attrs.validators.ge(0))
+    default_session_timeout: float = attrs.field(default=300.0, validator=_positive)
+    timeout_range: tuple[float, float] = attrs.field(default=(60.0, 3600.0), validator=_range)
+    life_clamp: tuple[float, float] = attrs.field(default=(10.0, 300.0), validator=_range)
+    sweep_interval: float | None = attrs.field(default=1.0, validator=_optional_positive)
+    cap_counts_unswept: bool = True
+    close_expired: CloseExpired = attrs.field(
+        default="closed", validator=attrs.validators.in_(("closed", "expired", "close"))
+    )
+    task_processing: float = attrs.field(default=2.0, validator=_ge0)
+    request_timeout_default: float = attrs.field(default=30.0, validator=_positive)
+    execute_limit: float = attrs.field(default=120.0, validator=_positive)
+    prices: Prices = attrs.field(factory=Prices)
+    latency: Latency = attrs.field(factory=Latency)
+    faults: Faults = attrs.field(factory=Faults)
+    targets: tuple[TargetRule, ...] = attrs.field(factory=tuple, converter=_targets)
+    seed: int | None = 0
+    history_limit: int = attrs.field(default=50_000, validator=attrs.validators.ge(1))
+    admin_token: str | None = attrs.field(default=None, repr=_mask)
+
+    def scaled(self, emulated_seconds: float) -> float:
+        """Clock seconds that ``emulated_seconds`` of API time take under ``time_scale``."""
+        return emulated_seconds / self.time_scale
+
+    def session_life(self, requested: float) -> float:
+        """Emulated life the controller grants for a validated ``timeout``."""
+        low, high = self.life_clamp
+        return min(max(requested, low), high)
+
+    def evolve(self, **changes: Any) -> EmulatorSettings:
+        """A copy with ``changes`` applied (and validated)."""
+        return attrs.evolve(self, **changes)

@@ -1,0 +1,142 @@
+"""Request-body checks shared by the endpoints (the vendor's "validator" layer).
+
+Each helper returns the cleaned value or raises ``400 INVALID_REQUEST`` naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from bbre_async.emulator._envelope import finite_number, invalid
+
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
+
+
+def choice(body: dict[str, Any], field: str, allowed: Sequence[str], default: str) -> str:
+    value = body.get(field)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise invalid(f"{field} must be one of: {', '.join(allowed)}.", field=field,
+                      allowed=list(allowed))
+    return str(value)
+
+
+def optional_object(body: dict[str, Any], field: str) -> dict[str, Any] | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid(f"{field} must be an object.", field=field)
+    return value
+
+
+def proxy(body: dict[str, Any]) -> Any:
+    value = body.get("proxy")
+    if value is not None and not isinstance(value, str | dict):
+        raise invalid("proxy must be a string or an object.", field="proxy")
+    return value
+
+
+def non_negative_int(body: dict[str, Any], field: str, default: int) -> int:
+    value = body.get(field)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise invalid(f"{field} must be a non-negative integer.", field=field)
+    return value
+
+
+def positive_seconds(body: dict[str, Any], field: str, default: float) -> float:
+    value = body.get(field)
+    if value is None:
+        return default
+    if not finite_number(value) or value <= 0:
+        raise invalid(f"{field} must be a positive number of seconds.", field=field)
+    return float(value)
+
+
+def flag(body: dict[str, Any], field: str, default: bool) -> bool:
+    value = body.get(field)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise invalid(f"{field} must be true or false.", field=field)
+    return value
+
+
+def cookies(value: Any) -> dict[str, str] | None:
+    """Cookies as ``{name: value}`` or ``[{"name", "value", ...}]`` (what browsers export)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        jar: dict[str, str] = {}
+        for item in value:
+            if not isinstance(item, dict) or "name" not in item:
+                raise invalid("cookies must be an object or a list of {name, value}.",
+                              field="cookies")
+            jar[str(item["name"])] = str(item.get("value", ""))
+        return jar
+    raise invalid("cookies must be an object or a list of {name, value}.", field="cookies")
+
+
+def epoch_ms(body: dict[str, Any], field: str) -> int | None:
+    """An ISO 8601 date (``Z`` or an offset; naive means UTC) or epoch ms, as epoch ms."""
+    value = body.get(field)
+    if value is None or value == "":
+        return None
+    if finite_number(value):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return round(parsed.timestamp() * 1000)
+    raise invalid(f"{field} must be an ISO 8601 date.", field=field)
+
+
+@attrs.frozen
+class TargetCall:
+    """What to fetch: the part shared by session requests and stateless tasks."""
+
+    url: str
+    method: str
+    cookies: dict[str, str] | None
+    allow_redirects: bool
+    timeout: float | None
+
+
+def target_call(body: dict[str, Any]) -> TargetCall:
+    url = body.get("url")
+    if not isinstance(url, str) or not url:
+        raise invalid("url is required.", field="url")
+    if not url.startswith(("http://", "https://")):
+        raise invalid("url must be an absolute http(s) URL.", field="url")
+    method = body.get("method") or "GET"
+    if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
+        raise invalid("method must be an HTTP method.", field="method",
+                      allowed=sorted(HTTP_METHODS))
+    headers = body.get("headers")
+    if headers is not None and not isinstance(headers, dict):
+        raise invalid("headers must be an object.", field="headers")
+    flag(body, "verifySSL", True)
+    timeout = body.get("timeout")
+    if timeout is not None and (not finite_number(timeout) or timeout <= 0):
+        raise invalid("timeout must be a positive number of seconds.", field="timeout")
+    return TargetCall(
+        url=url,
+        method=method.upper(),
+        cookies=cookies(body.get("cookies")),
+        allow_redirects=flag(body, "allowRedirects", True),
+        timeout=None if timeout is None else float(timeout),
+    )

@@ -1,0 +1,73 @@
+"""pytest fixtures for a running BBRE emulator (loaded automatically with ``bbre_async``).
+
+- ``bbre_emulator_settings``: the ``EmulatorSettings`` to use; override it in a ``conftest.py``.
+- ``bbre_emulator_clock``: the clock (``None`` means wall time); override it to return a
+  ``ManualClock`` and move time by hand.
+- ``bbre_emulator``: a running ``Emulator`` on a free loopback port, one per test.
+- ``bbre_client``: a ``bbre_async.BBREClient`` pointed at it with the first account's key.
+
+The async fixtures need pytest-asyncio. The emulator is imported only when a fixture is used,
+so merely having ``bbre_async`` installed costs other test suites nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from bbre_async.emulator import Clock, Emulator, EmulatorSettings
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - depends on the environment
+    pytest_asyncio = None  # type: ignore[assignment]
+
+
+def _async_fixture(fn: Any) -> Any:
+    if pytest_asyncio is not None:
+        return pytest_asyncio.fixture(fn)
+
+    @pytest.fixture(name=fn.__name__)
+    def missing() -> None:
+        pytest.fail(f"the {fn.__name__} fixture needs pytest-asyncio (pip install pytest-asyncio)")
+
+    return missing
+
+
+@pytest.fixture
+def bbre_emulator_settings() -> EmulatorSettings:
+    """Default settings: one account with key ``test-key``; override to change anything."""
+    from bbre_async.emulator import EmulatorSettings
+
+    return EmulatorSettings()
+
+
+@pytest.fixture
+def bbre_emulator_clock() -> Clock | None:
+    """The emulator's clock; ``None`` means wall time."""
+    return None
+
+
+@_async_fixture
+async def bbre_emulator(
+    bbre_emulator_settings: EmulatorSettings, bbre_emulator_clock: Clock | None
+) -> AsyncIterator[Emulator]:
+    """A running emulator on 127.0.0.1 and a free port, stopped after the test."""
+    from bbre_async.emulator import running_emulator
+
+    async with running_emulator(bbre_emulator_settings, clock=bbre_emulator_clock) as emulator:
+        yield emulator
+
+
+@_async_fixture
+async def bbre_client(bbre_emulator: Emulator) -> AsyncIterator[Any]:
+    """A ``BBREClient`` for the emulator's first account."""
+    from bbre_async import BBREClient
+
+    async with BBREClient(
+        api_key=bbre_emulator.api_key, base_url=bbre_emulator.base_url
+    ) as client:
+        yield client

@@ -1,0 +1,88 @@
+"""``bbre-async emulator``: flags, and a real start/stop in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import aiohttp
+import click
+import pytest
+from click.testing import CliRunner
+
+from bbre_async.emulator import Faults
+from bbre_async.emulator._command import build_settings, emulator_command, parse_faults
+
+
+def test_fault_flags_parse() -> None:
+    faults = parse_faults(("500=0.03", "lost=0.01", "429=0.02", "502=0.01", "drop=0.01",
+                           "lag=5", "retry_after=2"), ("session/create",))
+    assert faults == Faults(service_error=0.03, lost_answer=0.01, rate_limit=0.02,
+                            bad_gateway=0.01, drop=0.01, listing_lag=5, retry_after=2,
+                            endpoints=["session/create"])
+
+
+@pytest.mark.parametrize("spec", ["boom=0.1", "500", "500=lots", "500=2"])
+def test_bad_fault_flags(spec: str) -> None:
+    with pytest.raises(click.BadParameter):
+        parse_faults((spec,), ())
+
+
+def test_settings_from_flags() -> None:
+    settings = build_settings(api_keys=("k1", "k2"), suspended_keys=("s",), time_scale=50,
+                              latency=0.05, sweep_interval=0, balance=5)
+    assert [(a.name, a.api_key, a.status, a.balance) for a in settings.accounts] == [
+        ("account1", "k1", "active", 5), ("account2", "k2", "active", 5),
+        ("account3", "s", "suspended", 5)]
+    assert settings.time_scale == 50 and settings.latency.default == 0.05
+    assert settings.sweep_interval is None
+    assert build_settings(api_keys=()).accounts[0].api_key == "test-key"
+
+
+def test_usage_errors_exit_2() -> None:
+    result = CliRunner().invoke(emulator_command, ["--fault", "nope=1"])
+    assert result.exit_code == 2 and "--fault" in result.output
+    result = CliRunner().invoke(emulator_command, ["--help"])
+    assert result.exit_code == 0 and "--time-scale" in result.output
+
+
+async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bbre_async.emulator", "--port", "0", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), timeout=15)
+    return process, line.decode().strip()
+
+
+async def _stop(process: asyncio.subprocess.Process) -> str:
+    process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=10)
+    assert process.returncode == 0, stderr.decode()
+    return stderr.decode()
+
+
+async def test_the_command_serves_until_sigterm() -> None:
+    process, url = await _start("--api-key", "cli-key", "--time-scale", "100")
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/session/create", json={"timeout": 300},
+                                 headers={"x-api-key": "cli-key"}) as response:
+                session = (await response.json())["session"]
+            assert session["expiresAt"] - session["createdAt"] == 3000
+            async with http.get(f"{url}/_emulator/state") as response:
+                state = await response.json()
+            assert state["accounts"]["account1"]["sessions_created"] == 1
+    finally:
+        stderr = await _stop(process)
+    assert "stopped" in stderr and "warning" not in stderr
+
+
+async def test_binding_beyond_loopback_warns() -> None:
+    process, url = await _start("--host", "0.0.0.0")
+    stderr = await _stop(process)
+    assert url.startswith("http://0.0.0.0:")
+    assert "warning: binding 0.0.0.0" in stderr

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bbre_async.emulator import Emulator, EmulatorSettings, running_emulator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with running_emulator(EmulatorSettings(sweep_interval=0.05)) as emu:
+        yield emu
+
+
+@pytest.fixture
+async def fast_emulator() -> AsyncIterator[Emulator]:
+    """Sessions asked for 300 s live 0.5 s: many lives in a short test."""
+    async with running_emulator(EmulatorSettings(time_scale=600.0, sweep_interval=0.05)) as emu:
+        yield emu
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll a cross-process fact until it holds (bounded)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not condition():
+        if loop.time() > end:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def start_worker(*args: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.workers",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), 30)
+    if line.strip() != b"ready":
+        err = await process.stderr.read() if process.stderr else b""
+        raise AssertionError(f"worker failed to start: {line!r} {err.decode()[-2000:]}")
+    return process

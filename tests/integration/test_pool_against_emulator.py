@@ -1,0 +1,185 @@
+"""The pool against the real emulator over loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+from bbre_async import BBREClient
+from bbre_async.emulator import Emulator, Faults
+from bbre_async.pool import SessionPool
+
+from .conftest import start_worker, wait_for
+
+
+async def test_many_tasks_share_ten_sessions_across_lives(
+    fast_emulator: Emulator, tmp_path: Path
+) -> None:
+    fast_emulator.set_latency(endpoints={"session/request": 0.004})
+    async with BBREClient(api_key="test-key", base_url=fast_emulator.base_url) as client:
+        async with SessionPool(
+            client, max_size=10, ledger_path=tmp_path / "l.db", acquire_timeout=30
+        ) as pool:
+            failures: list[BaseException] = []
+
+            async def worker(n: int) -> None:
+                for i in range(40):
+                    async with pool.acquire() as lease:
+                        try:
+                            await lease.get(f"https://target.test/{n}/{i}")
+                        except Exception as error:
+                            failures.append(error)
+
+            await asyncio.gather(*(worker(n) for n in range(60)))
+            stats = pool.stats()
+        state = fast_emulator.state.account()
+    assert failures == []
+    assert stats.requests == 2400
+    assert stats.renewed >= 10  # several generations of sessions came and went
+    assert state.peak_active_sessions <= 10
+    assert state.cap_rejections == 0
+    assert state.requests_on_expired == 0 and state.requests_on_closed == 0
+    assert state.concurrent_request_violations == 0
+    assert state.active_sessions == 0  # everything closed on exit
+
+
+async def test_lost_create_answers_are_adopted(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.inject("lost_answer", endpoint="session/create", count=2)
+    async with BBREClient(api_key="test-key", base_url=emulator.base_url) as client:
+        async with SessionPool(client, max_size=3, ledger_path=tmp_path / "l.db") as pool:
+            leases = [await pool.acquire() for _ in range(3)]
+            for lease in leases:
+                await lease.get("https://target.test/x")
+                await lease.release()
+            stats = pool.stats()
+        state = emulator.state.account()
+    assert stats.adopted == 2
+    assert state.sessions_created == 3  # never created twice for one intent
+    assert state.active_sessions == 0
+
+
+async def test_capacity_adapts_when_another_program_holds_slots(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    async with BBREClient(api_key="test-key", base_url=emulator.base_url) as client:
+        foreign = [await client.sessions.create() for _ in range(4)]
+        async with SessionPool(
+            client,
+            max_size=10,
+            ledger_path=tmp_path / "l.db",
+            capacity_probe_backoff=0.2,
+            create_backoff_max=0.5,
+        ) as pool:
+            tasks = [asyncio.create_task(pool._acquire(20, None)) for _ in range(10)]
+            await wait_for(lambda: sum(t.done() for t in tasks) == 6)
+            first_burst = emulator.state.account().cap_rejections
+            assert first_burst <= 4  # only the creates that raced into the 4 held slots
+            await asyncio.sleep(1.0)  # let time pass at the cap: probes back off
+            assert emulator.state.account().cap_rejections - first_burst <= 4  # not a retry storm
+            for session in foreign:
+                await session.close()
+            await wait_for(lambda: all(t.done() for t in tasks))
+            assert emulator.state.account().peak_active_sessions == 10
+            for task in tasks:
+                await task.result().release()
+    assert emulator.state.account().active_sessions == 0
+
+
+async def test_sigterm_closes_every_leased_session(emulator: Emulator, tmp_path: Path) -> None:
+    process = await start_worker("hold", emulator.base_url, "10", str(tmp_path / "l.db"))
+    assert emulator.state.account().active_sessions == 10
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    process.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(process.wait(), 15)
+    elapsed = loop.time() - started
+    assert code == -signal.SIGTERM  # the signal was handed back: the program exits as it would
+    assert elapsed < 10
+    assert emulator.state.account().active_sessions == 0
+    assert emulator.state.account().sessions_closed == 10
+
+
+async def test_sigint_also_closes_everything(emulator: Emulator, tmp_path: Path) -> None:
+    process = await start_worker("hold", emulator.base_url, "3", str(tmp_path / "l.db"))
+    process.send_signal(signal.SIGINT)
+    await asyncio.wait_for(process.wait(), 15)
+    assert emulator.state.account().active_sessions == 0
+
+
+async def test_a_killed_workers_sessions_are_reaped_by_the_next_start(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.db"
+    process = await start_worker("hold-kill", emulator.base_url, "5", str(ledger))
+    assert emulator.state.account().active_sessions == 5
+    process.kill()
+    await process.wait()
+    assert emulator.state.account().active_sessions == 5  # leaked: nobody closed them
+    async with BBREClient(api_key="test-key", base_url=emulator.base_url) as client:
+        async with SessionPool(client, max_size=10, ledger_path=ledger):
+            # Reaped during open, long before the 300 s expiry.
+            assert emulator.state.account().active_sessions == 0
+    assert emulator.state.account().sessions_closed == 5
+
+
+async def test_two_live_pools_on_one_ledger_never_reap_each_other(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.db"
+    process = await start_worker("hold-kill", emulator.base_url, "3", str(ledger))
+    try:
+        async with BBREClient(api_key="test-key", base_url=emulator.base_url) as client:
+            async with SessionPool(
+                client, max_size=5, ledger_path=ledger, reconcile_interval=0.1
+            ) as pool:
+                async with pool.acquire() as lease:
+                    await lease.get("https://target.test/mine")
+                assert (
+                    emulator.state.account().active_sessions == 4
+                )  # the live worker's 3 are untouched
+    finally:
+        process.kill()
+        await process.wait()
+
+
+async def test_faulty_server_still_leaves_nothing_behind(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.set_faults(
+        Faults(
+            service_error=0.05,
+            bad_gateway=0.03,
+            lost_answer=0.02,
+            drop=0.02,
+            rate_limit=0.02,
+            retry_after=0.01,
+        )
+    )
+    errors: list[BaseException] = []
+    async with BBREClient(api_key="test-key", base_url=emulator.base_url, max_retries=3) as client:
+        async with SessionPool(
+            client,
+            max_size=10,
+            ledger_path=tmp_path / "l.db",
+            create_backoff=0.05,
+            create_backoff_max=0.2,
+        ) as pool:
+
+            async def worker(n: int) -> None:
+                for i in range(10):
+                    try:
+                        async with pool.acquire(timeout=20) as lease:
+                            await lease.get(f"https://target.test/{n}/{i}")
+                    except Exception as error:  # every failure must be typed
+                        errors.append(error)
+
+            await asyncio.gather(*(worker(n) for n in range(30)))
+        emulator.clear_faults()
+    from bbre_async import BBREError
+
+    assert all(isinstance(e, BBREError) for e in errors), errors[:3]
+    state = emulator.state.account()
+    assert state.peak_active_sessions <= 10
+    assert state.concurrent_request_violations == 0
+    assert state.active_sessions == 0

@@ -11,6 +11,7 @@ from bbre_async._errors import (
     AuthenticationError,
     BadRequestError,
     BBREError,
+    CoordinationError,
     InsufficientBalanceError,
     InvalidResponseError,
     LeaseReleasedError,
@@ -43,6 +44,15 @@ from bbre_async._retry import RetryPolicy
 from bbre_async._session import Session
 from bbre_async._transport import Timeouts
 from bbre_async._version import __version__
+from bbre_async.pool import (
+    CostModel,
+    EventKind,
+    PooledSession,
+    PoolEvent,
+    PoolStats,
+    SessionPool,
+    ShutdownSummary,
+)
 
 __all__ = [
     "APIConnectionError",
@@ -53,6 +63,9 @@ __all__ = [
     "BBREClient",
     "BBREError",
     "BadRequestError",
+    "CoordinationError",
+    "CostModel",
+    "EventKind",
     "InsufficientBalanceError",
     "InvalidResponseError",
     "LeaseReleasedError",
@@ -61,7 +74,10 @@ __all__ = [
     "PermissionDeniedError",
     "PoolClosedError",
     "PoolError",
+    "PoolEvent",
+    "PoolStats",
     "PoolTimeoutError",
+    "PooledSession",
     "RateLimitError",
     "Response",
     "RetryPolicy",
@@ -73,6 +89,8 @@ __all__ = [
     "SessionInfo",
     "SessionLimitError",
     "SessionNotFoundError",
+    "SessionPool",
+    "ShutdownSummary",
     "Task",
     "TaskFailedError",
     "TaskNotFoundError",

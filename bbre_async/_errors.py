@@ -14,6 +14,7 @@ __all__ = [
     "AuthenticationError",
     "BBREError",
     "BadRequestError",
+    "CoordinationError",
     "InsufficientBalanceError",
     "InvalidResponseError",
     "LeaseReleasedError",
@@ -189,6 +190,11 @@ class PoolTimeoutError(PoolError):
 
 class PoolClosedError(PoolError):
     """The pool is closing or closed; it hands out no more sessions."""
+
+
+class CoordinationError(PoolError):
+    """The shared cap could not be consulted (Redis unreachable or slow): the pool fails
+    closed rather than risk exceeding the account's limit."""
 
 
 class LeaseReleasedError(PoolError):

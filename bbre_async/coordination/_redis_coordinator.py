@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
@@ -29,7 +29,7 @@ from bbre_async.coordination._base import (
     OwnerInfo,
     SlotGrant,
 )
-from bbre_async.coordination._redis_keys import bounded, logger
+from bbre_async.coordination._redis_keys import bounded, logger, namespace_for
 from bbre_async.coordination._redis_ledger import RedisLedger
 from bbre_async.coordination._redis_semaphore import RedisSlotSemaphore
 
@@ -195,6 +195,13 @@ class RedisCoordinator:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    @classmethod
+    def for_client(cls, url: str, client: Any, **options: Any) -> RedisCoordinator:
+        """Connect to ``url`` with the namespace of ``client``'s account: every process
+        that uses the same API key (by fingerprint) and base URL shares one cap."""
+        namespace = namespace_for(client.key_fingerprint, client.base_url)
+        return cls.from_url(url, namespace=namespace, **options)
 
     # -- extras ----------------------------------------------------------------------------
     def lost_grants(self) -> list[SlotGrant]:

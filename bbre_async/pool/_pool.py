@@ -31,6 +31,7 @@ from bbre_async._client import BBREClient
 from bbre_async._clock import Clock, SystemClock
 from bbre_async._errors import (
     BBREError,
+    CoordinationError,
     PoolClosedError,
     PoolTimeoutError,
     SessionLimitError,
@@ -526,12 +527,13 @@ class SessionPool:
         else:
             self._return_to_idle(entry)
 
-    async def _create_entry(self) -> Entry | None:
-        grant: SlotGrant | None = None
+    async def _create_entry(self, grant: SlotGrant | None = None) -> Entry | None:
+        """Create one session on a reserved slot (and ``grant``, when already held)."""
         intent: LedgerEntry | None = None
         asked_at = self.clock.now()
         try:
-            grant = await self.coordinator.acquire_slot(self.config.acquire_timeout)
+            if grant is None:
+                grant = await self.coordinator.acquire_slot(self.config.acquire_timeout)
             if not await self.coordinator.slot_is_held(grant):
                 raise CoordinatorUnavailableError("the slot was lost before the create was sent")
             intent = LedgerEntry.intent(self._owner, backend=self.backend.name)
@@ -561,9 +563,15 @@ class SessionPool:
             self._on_session_limit(error)
             self._undo_create(grant, intent, error)
             return None
-        except (BBREError, CoordinatorUnavailableError, SlotTimeoutError) as error:
+        except BBREError as error:
             self._on_create_failure(error)
             self._undo_create(grant, intent, error)
+            return None
+        except (CoordinatorUnavailableError, SlotTimeoutError) as error:
+            typed = CoordinationError(f"the shared session cap is unavailable: {error}")
+            typed.__cause__ = error
+            self._on_create_failure(typed)
+            self._undo_create(grant, intent, typed)
             return None
         except BaseException:
             self._undo_create(grant, None, None)  # the intent stays for the next reaper
@@ -752,13 +760,14 @@ class SessionPool:
             cookies = old.cookies() if self.config.carry_cookies else None
             if old.pending_cookies and self.config.carry_cookies:
                 cookies = {**old.pending_cookies, **(cookies or {})}
-            if self._slots_used < self._usable_capacity():
+            grant = await self._grant_now() if self._slots_used < self._usable_capacity() else None
+            if grant is not None:
                 # Headroom: make the successor first, so no capacity is lost meanwhile.
                 self._slots_used += 1
                 self._creating += 1
                 entry: Entry | None = None
                 try:
-                    entry = await self._create_entry()
+                    entry = await self._create_entry(grant)
                 finally:
                     self._creating -= 1
                 if entry is not None:
@@ -783,6 +792,17 @@ class SessionPool:
         finally:
             self._renewing -= 1
             self._settled.set()
+
+    async def _grant_now(self) -> SlotGrant | None:
+        """A slot only if one is free right now and nobody queues for it.
+
+        With a shared coordinator this is what makes slots circulate: at a full account a
+        renewal gives its slot back and queues behind other processes' waiters.
+        """
+        try:
+            return await self.coordinator.acquire_slot(0)
+        except (SlotTimeoutError, CoordinatorUnavailableError):
+            return None
 
     def _renewed(self, old: Entry) -> None:
         self._counters["renewed"] += 1
@@ -898,6 +918,17 @@ class SessionPool:
 
     async def _heartbeat(self) -> None:
         await self._ledger_call(self.coordinator.ledger.heartbeat(self._owner))
+        lost_grants = getattr(self.coordinator, "lost_grants", None)
+        if lost_grants is None:
+            return
+        lost = {grant.token for grant in lost_grants()}
+        for entry in list(self._entries.values()):
+            if entry.grant.token in lost and entry.state is not EntryState.CLOSING:
+                # Another process may now hold this slot: stop using the session at once.
+                if entry.state is EntryState.LEASED:
+                    entry.retire_reason = "its shared slot lease was lost"
+                else:
+                    self._retire(entry, "its shared slot lease was lost")
 
     # ----------------------------------------------------------- public extras
 

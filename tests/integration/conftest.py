@@ -9,21 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from bbre_async.emulator import Emulator, EmulatorSettings, running_emulator
+from bbre_async.emulator import AccountSpec, Emulator, EmulatorSettings, running_emulator
+
+RICH = (AccountSpec(api_key="test-key", balance=1e9),)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
-    async with running_emulator(EmulatorSettings(sweep_interval=0.05)) as emu:
+    async with running_emulator(EmulatorSettings(accounts=RICH, sweep_interval=0.05)) as emu:
         yield emu
 
 
 @pytest.fixture
 async def fast_emulator() -> AsyncIterator[Emulator]:
     """Sessions asked for 300 s live 0.5 s: many lives in a short test."""
-    async with running_emulator(EmulatorSettings(time_scale=600.0, sweep_interval=0.05)) as emu:
+    async with running_emulator(
+        EmulatorSettings(accounts=RICH, time_scale=600.0, sweep_interval=0.05)
+    ) as emu:
         yield emu
 
 

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
 
 from bbre_async import BBREClient
@@ -31,7 +33,60 @@ async def hold(url: str, count: int, ledger_path: str | None, handle_signals: bo
             await asyncio.Event().wait()
 
 
+async def share(url: str, redis_url: str, workers: int, stop_file: str) -> None:
+    """Run workers on a pool that shares the account cap through Redis until ``stop_file``
+    exists; print counts of successes and failures by type as JSON at the end."""
+    from bbre_async.coordination import RedisCoordinator
+
+    counts: dict[str, int] = {"ok": 0}
+    async with BBREClient(api_key="test-key", base_url=url) as client:
+        coordinator = RedisCoordinator.for_client(redis_url, client, lease_ttl=3.0, op_timeout=0.5)
+        pool = SessionPool(
+            client,
+            max_size=10,
+            coordinator=coordinator,
+            acquire_timeout=30,
+            idle_timeout=0.5,
+            heartbeat_interval=0.3,
+            orphan_stale_after=2.0,
+            reconcile_interval=0.5,
+            create_backoff=0.05,
+            create_backoff_max=0.5,
+            capacity_probe_backoff=0.2,
+        )
+        async with pool:
+            print("ready", flush=True)
+            stop = asyncio.Event()
+
+            status_file = f"{stop_file}.{os.getpid()}.json"
+
+            async def watch() -> None:
+                while not os.path.exists(stop_file):
+                    with open(status_file + ".tmp", "w") as out:
+                        json.dump(pool.session_ids(), out)
+                    os.replace(status_file + ".tmp", status_file)
+                    await asyncio.sleep(0.05)
+                stop.set()
+
+            async def work(n: int) -> None:
+                while not stop.is_set():
+                    try:
+                        async with pool.acquire(timeout=5) as lease:
+                            await lease.get(f"https://target.test/{n}")
+                        counts["ok"] += 1
+                    except Exception as error:
+                        name = type(error).__name__
+                        counts[name] = counts.get(name, 0) + 1
+                        await asyncio.sleep(0.05)
+
+            await asyncio.gather(watch(), *(work(n) for n in range(workers)))
+    print(json.dumps(counts), flush=True)
+
+
 def main() -> None:
+    if sys.argv[1] == "share":
+        asyncio.run(share(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]))
+        return
     mode, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     ledger = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None
     asyncio.run(hold(url, count, ledger, handle_signals=(mode == "hold")))

@@ -96,7 +96,6 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self._headers = {
             **auth_headers,
-            "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": f"bbre-async/{__version__}",
         }
@@ -117,9 +116,7 @@ class Transport:
         if self._closed:
             raise APIConnectionError("the client is closed")
         if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._connection_limit, ssl=self._verify_ssl
-            )
+            connector = aiohttp.TCPConnector(limit=self._connection_limit, ssl=self._verify_ssl)
             self._session = aiohttp.ClientSession(connector=connector, json_serialize=_dumps_str)
         return self._session
 
@@ -199,6 +196,9 @@ class Transport:
             total=total, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
         headers = {**self._headers, "x-request-id": request_id}
+        if body is not None:
+            # Only with a body: some servers reject a JSON content type on an empty GET/DELETE.
+            headers["Content-Type"] = "application/json"
         url = self.base_url + path
         started = time.perf_counter()
         try:

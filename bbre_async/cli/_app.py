@@ -52,10 +52,12 @@ def cli(
 
 def _register() -> None:
     from bbre_async.cli._account import account_command, balance_command
+    from bbre_async.cli._demo import demo_command
     from bbre_async.cli._history import history_command
     from bbre_async.cli._sessions import sessions_group
     from bbre_async.emulator._command import emulator_command
 
+    cli.add_command(demo_command, name="demo")
     cli.add_command(emulator_command, name="emulator")
     cli.add_command(sessions_group, name="sessions")
     cli.add_command(balance_command, name="balance")

@@ -56,8 +56,9 @@ def parse_faults(specs: tuple[str, ...], endpoints: tuple[str, ...]) -> Faults:
         try:
             fields[field] = float(value)
         except ValueError:
-            raise click.BadParameter(f"{spec!r}: {value!r} is not a number",
-                                     param_hint="--fault") from None
+            raise click.BadParameter(
+                f"{spec!r}: {value!r} is not a number", param_hint="--fault"
+            ) from None
     if endpoints:
         fields["endpoints"] = endpoints
     try:
@@ -113,8 +114,11 @@ async def serve(settings: EmulatorSettings, host: str, port: int) -> None:
         url = await emulator.start(host, port)
         click.echo(url)
         names = ", ".join(f"{a.name} ({a.status})" for a in settings.accounts)
-        click.echo(f"BBRE emulator on {url}; accounts: {names}; time scale "
-                   f"{settings.time_scale:g}; state at {url}/_emulator/state", err=True)
+        click.echo(
+            f"BBRE emulator on {url}; accounts: {names}; time scale "
+            f"{settings.time_scale:g}; state at {url}/_emulator/state",
+            err=True,
+        )
         await stop.wait()
     finally:
         for sig in installed:
@@ -124,35 +128,97 @@ async def serve(settings: EmulatorSettings, host: str, port: int) -> None:
 
 
 @click.command("emulator")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind. Anything but loopback exposes the emulator to the network.")
-@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to bind; 0 picks a free one (read it from the first stdout line).")
-@click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
-              help="An API key to accept (repeatable). Default: test-key.")
-@click.option("--suspended-key", "suspended_keys", multiple=True, metavar="KEY",
-              help="A key whose account is suspended (403 ACCOUNT_SUSPENDED).")
-@click.option("--inactive-key", "inactive_keys", multiple=True, metavar="KEY",
-              help="A key whose account is inactive (403 ACCOUNT_INACTIVE).")
-@click.option("--balance", default=100.0, show_default=True, type=float,
-              help="Opening balance of every account, in USD.")
-@click.option("--time-scale", default=1.0, show_default=True,
-              type=click.FloatRange(min=0, min_open=True),
-              help="Compress durations: 100 makes a 300 s session live 3 s.")
-@click.option("--fault", "fault_specs", multiple=True, metavar="KIND=VALUE",
-              help="A fault rate, e.g. 500=0.03, 429=0.01, 502=0.01, drop=0.01, lost=0.01; "
-                   "or lag=SECONDS (listing lag), retry_after=SECONDS. Repeatable.")
-@click.option("--fault-endpoint", "fault_endpoints", multiple=True, metavar="NAME",
-              help="Limit fault rates to this endpoint, e.g. session/create. Repeatable.")
-@click.option("--latency", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="Server-side delay of every call, in real seconds.")
-@click.option("--jitter", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="Extra random delay, uniform in [0, JITTER] real seconds.")
-@click.option("--sweep-interval", default=1.0, show_default=True, type=float,
-              help="Seconds between expiry sweeps; 0 disables the sweep.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind. Anything but loopback exposes the emulator to the network.",
+)
+@click.option(
+    "--port",
+    default=8787,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to bind; 0 picks a free one (read it from the first stdout line).",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    metavar="KEY",
+    help="An API key to accept (repeatable). Default: test-key.",
+)
+@click.option(
+    "--suspended-key",
+    "suspended_keys",
+    multiple=True,
+    metavar="KEY",
+    help="A key whose account is suspended (403 ACCOUNT_SUSPENDED).",
+)
+@click.option(
+    "--inactive-key",
+    "inactive_keys",
+    multiple=True,
+    metavar="KEY",
+    help="A key whose account is inactive (403 ACCOUNT_INACTIVE).",
+)
+@click.option(
+    "--balance",
+    default=100.0,
+    show_default=True,
+    type=float,
+    help="Opening balance of every account, in USD.",
+)
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Compress durations: 100 makes a 300 s session live 3 s.",
+)
+@click.option(
+    "--fault",
+    "fault_specs",
+    multiple=True,
+    metavar="KIND=VALUE",
+    help="A fault rate, e.g. 500=0.03, 429=0.01, 502=0.01, drop=0.01, lost=0.01; "
+    "or lag=SECONDS (listing lag), retry_after=SECONDS. Repeatable.",
+)
+@click.option(
+    "--fault-endpoint",
+    "fault_endpoints",
+    multiple=True,
+    metavar="NAME",
+    help="Limit fault rates to this endpoint, e.g. session/create. Repeatable.",
+)
+@click.option(
+    "--latency",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Server-side delay of every call, in real seconds.",
+)
+@click.option(
+    "--jitter",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Extra random delay, uniform in [0, JITTER] real seconds.",
+)
+@click.option(
+    "--sweep-interval",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Seconds between expiry sweeps; 0 disables the sweep.",
+)
 @click.option("--seed", default=None, type=int, help="Seed of the fault and jitter RNG.")
-@click.option("--admin-token", default=None, envvar="BBRE_EMULATOR_ADMIN_TOKEN",
-              help="Require this token (header x-emulator-token) on /_emulator/*.")
+@click.option(
+    "--admin-token",
+    default=None,
+    envvar="BBRE_EMULATOR_ADMIN_TOKEN",
+    help="Require this token (header x-emulator-token) on /_emulator/*.",
+)
 def emulator_command(
     host: str,
     port: int,

@@ -38,14 +38,22 @@ from bbre_async.emulator._targets import Targets
 _REJECTED_STATUS = {"suspended": "ACCOUNT_SUSPENDED", "inactive": "ACCOUNT_INACTIVE"}
 
 _USER_AGENTS = (
-    ("Win32", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/124.0.0.0 Safari/537.36"),
-    ("MacIntel", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, "
-     "like Gecko) Chrome/124.0.0.0 Safari/537.36"),
-    ("Linux x86_64", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/123.0.0.0 Safari/537.36"),
-    ("Win32", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 "
-     "Firefox/125.0"),
+    (
+        "Win32",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0.0.0 Safari/537.36",
+    ),
+    (
+        "MacIntel",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, "
+        "like Gecko) Chrome/124.0.0.0 Safari/537.36",
+    ),
+    (
+        "Linux x86_64",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/123.0.0.0 Safari/537.36",
+    ),
+    ("Win32", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0"),
 )
 _SCREENS = ((1920, 1080), (1366, 768), (1536, 864), (2560, 1440), (1440, 900))
 _TIMEZONES = ("America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo")
@@ -188,8 +196,9 @@ class Engine:
                 details={"hint": "Session ID is returned when you create a session"},
             )
         if not isinstance(session_id, str):
-            raise ApiError(400, "INVALID_REQUEST", "sessionId must be a string.",
-                           {"field": "sessionId"})
+            raise ApiError(
+                400, "INVALID_REQUEST", "sessionId must be a string.", {"field": "sessionId"}
+            )
         session = self.sessions.get(session_id)
         if session is None or session.account is not account:
             raise ApiError(404, "SESSION_NOT_FOUND")

@@ -134,8 +134,4 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 def finite_number(value: Any) -> bool:
     """True for int/float that are not bool, NaN or infinite (what a JSON validator accepts)."""
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

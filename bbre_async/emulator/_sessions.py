@@ -37,7 +37,9 @@ def create(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, 
     elif not finite_number(timeout) or not low <= timeout <= high:
         raise invalid(
             f"timeout must be a number between {low:g} and {high:g} seconds.",
-            field="timeout", min=low, max=high,
+            field="timeout",
+            min=low,
+            max=high,
         )
     fingerprint = optional_object(body, "fingerprint")
     proxy_value = proxy(body)
@@ -206,8 +208,12 @@ def close(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, A
     if session.status == "expired":
         policy = engine.settings.close_expired
         if policy == "closed":
-            raise ApiError(400, "SESSION_CLOSED", "Session is not active: it has expired.",
-                           {"status": "expired"})
+            raise ApiError(
+                400,
+                "SESSION_CLOSED",
+                "Session is not active: it has expired.",
+                {"status": "expired"},
+            )
         if policy == "expired":
             raise ApiError(400, "SESSION_EXPIRED")
     session.status = "closed"

@@ -126,9 +126,9 @@ class Latency:
     @property
     def enabled(self) -> bool:
         """False when every delay is zero, so the hot path can skip the sleep entirely."""
-        return bool(self.default or self.jitter or any(self.endpoints.values()) or any(
-            self.modes.values()
-        ))
+        return bool(
+            self.default or self.jitter or any(self.endpoints.values()) or any(self.modes.values())
+        )
 
     def delay(self, endpoint: str, mode: str | None, rng: random.Random) -> float:
         seconds = self.endpoints.get(endpoint, self.default)

@@ -66,8 +66,10 @@ class TargetRule:
 
     pattern: str | re.Pattern[str]
     method: str | None = attrs.field(default=None, converter=_upper)
-    status: int = attrs.field(default=200, validator=attrs.validators.and_(
-        attrs.validators.ge(100), attrs.validators.le(599)))
+    status: int = attrs.field(
+        default=200,
+        validator=attrs.validators.and_(attrs.validators.ge(100), attrs.validators.le(599)),
+    )
     headers: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
     body: str | None = None
     set_cookies: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
@@ -198,9 +200,7 @@ class Targets:
             answer = attrs.evolve(answer, outcome=first.outcome, delay=first.delay)
         return answer
 
-    def _fetch_one(
-        self, method: str, url: str, jar: dict[str, str]
-    ) -> tuple[Fetched, str | None]:
+    def _fetch_one(self, method: str, url: str, jar: dict[str, str]) -> tuple[Fetched, str | None]:
         headers, body, name, value = synthetic_page(method, url)
         jar[name] = value
         if not self._handles:

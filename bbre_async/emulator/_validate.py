@@ -21,8 +21,9 @@ def choice(body: dict[str, Any], field: str, allowed: Sequence[str], default: st
     if value is None:
         return default
     if value not in allowed:
-        raise invalid(f"{field} must be one of: {', '.join(allowed)}.", field=field,
-                      allowed=list(allowed))
+        raise invalid(
+            f"{field} must be one of: {', '.join(allowed)}.", field=field, allowed=list(allowed)
+        )
     return str(value)
 
 
@@ -79,8 +80,9 @@ def cookies(value: Any) -> dict[str, str] | None:
         jar: dict[str, str] = {}
         for item in value:
             if not isinstance(item, dict) or "name" not in item:
-                raise invalid("cookies must be an object or a list of {name, value}.",
-                              field="cookies")
+                raise invalid(
+                    "cookies must be an object or a list of {name, value}.", field="cookies"
+                )
             jar[str(item["name"])] = str(item.get("value", ""))
         return jar
     raise invalid("cookies must be an object or a list of {name, value}.", field="cookies")
@@ -124,8 +126,9 @@ def target_call(body: dict[str, Any]) -> TargetCall:
         raise invalid("url must be an absolute http(s) URL.", field="url")
     method = body.get("method") or "GET"
     if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
-        raise invalid("method must be an HTTP method.", field="method",
-                      allowed=sorted(HTTP_METHODS))
+        raise invalid(
+            "method must be an HTTP method.", field="method", allowed=sorted(HTTP_METHODS)
+        )
     headers = body.get("headers")
     if headers is not None and not isinstance(headers, dict):
         raise invalid("headers must be an object.", field="headers")

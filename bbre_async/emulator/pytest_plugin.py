@@ -67,7 +67,5 @@ async def bbre_client(bbre_emulator: Emulator) -> AsyncIterator[Any]:
     """A ``BBREClient`` for the emulator's first account."""
     from bbre_async import BBREClient
 
-    async with BBREClient(
-        api_key=bbre_emulator.api_key, base_url=bbre_emulator.base_url
-    ) as client:
+    async with BBREClient(api_key=bbre_emulator.api_key, base_url=bbre_emulator.base_url) as client:
         yield client

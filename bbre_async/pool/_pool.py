@@ -64,6 +64,10 @@ _DEFAULT: Any = object()
 _NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
 
 
+def _is_orchestrator_client(client: object) -> bool:
+    return type(client).__name__ == "OrchestratorClient" and hasattr(client, "sessions")
+
+
 class _Waiter:
     __slots__ = ("future", "min_ttl")
 
@@ -96,8 +100,12 @@ class SessionPool:
         rng: random.Random | None = None,
         **settings: Any,
     ) -> None:
-        if isinstance(client, BBREClient):
-            backend: SessionBackend = BBREBackend(
+        if _is_orchestrator_client(client):
+            from bbre_async.orchestrator import OrchestratorBackend
+
+            backend: SessionBackend = OrchestratorBackend(client)  # type: ignore[arg-type]
+        elif isinstance(client, BBREClient):
+            backend = BBREBackend(
                 client,
                 mode=mode,
                 sensibility=sensibility,

@@ -25,15 +25,23 @@ async def test_charges_follow_the_price_settings(api: Api, emu: Emulator) -> Non
     assert emu.state.account().balance == balance
 
 
-@pytest.mark.parametrize("settings", [make_settings(
-    accounts=[AccountSpec(api_key="test-key", balance=0.012)],
-    prices=Prices(session_create=0.01, session_request_passive=0.005),
-)])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        make_settings(
+            accounts=[AccountSpec(api_key="test-key", balance=0.012)],
+            prices=Prices(session_create=0.01, session_request_passive=0.005),
+        )
+    ],
+)
 async def test_insufficient_balance_is_402_and_charges_nothing(api: Api, emu: Emulator) -> None:
     session = await api.create()
-    error = await api.err("/session/request", {"sessionId": session["id"],
-                                               "url": "https://a.test/"},
-                          402, "INSUFFICIENT_BALANCE")
+    error = await api.err(
+        "/session/request",
+        {"sessionId": session["id"], "url": "https://a.test/"},
+        402,
+        "INSUFFICIENT_BALANCE",
+    )
     assert error["details"] == {"required": 0.005, "balance": 0.002}
     await api.err("/session/create", {}, 402, "INSUFFICIENT_BALANCE")
     await api.err("/request/create", {"url": "https://a.test/"}, 402, "INSUFFICIENT_BALANCE")

@@ -16,11 +16,20 @@ from bbre_async.emulator._command import build_settings, emulator_command, parse
 
 
 def test_fault_flags_parse() -> None:
-    faults = parse_faults(("500=0.03", "lost=0.01", "429=0.02", "502=0.01", "drop=0.01",
-                           "lag=5", "retry_after=2"), ("session/create",))
-    assert faults == Faults(service_error=0.03, lost_answer=0.01, rate_limit=0.02,
-                            bad_gateway=0.01, drop=0.01, listing_lag=5, retry_after=2,
-                            endpoints=["session/create"])
+    faults = parse_faults(
+        ("500=0.03", "lost=0.01", "429=0.02", "502=0.01", "drop=0.01", "lag=5", "retry_after=2"),
+        ("session/create",),
+    )
+    assert faults == Faults(
+        service_error=0.03,
+        lost_answer=0.01,
+        rate_limit=0.02,
+        bad_gateway=0.01,
+        drop=0.01,
+        listing_lag=5,
+        retry_after=2,
+        endpoints=["session/create"],
+    )
 
 
 @pytest.mark.parametrize("spec", ["boom=0.1", "500", "500=lots", "500=2"])
@@ -30,11 +39,19 @@ def test_bad_fault_flags(spec: str) -> None:
 
 
 def test_settings_from_flags() -> None:
-    settings = build_settings(api_keys=("k1", "k2"), suspended_keys=("s",), time_scale=50,
-                              latency=0.05, sweep_interval=0, balance=5)
+    settings = build_settings(
+        api_keys=("k1", "k2"),
+        suspended_keys=("s",),
+        time_scale=50,
+        latency=0.05,
+        sweep_interval=0,
+        balance=5,
+    )
     assert [(a.name, a.api_key, a.status, a.balance) for a in settings.accounts] == [
-        ("account1", "k1", "active", 5), ("account2", "k2", "active", 5),
-        ("account3", "s", "suspended", 5)]
+        ("account1", "k1", "active", 5),
+        ("account2", "k2", "active", 5),
+        ("account3", "s", "suspended", 5),
+    ]
     assert settings.time_scale == 50 and settings.latency.default == 0.05
     assert settings.sweep_interval is None
     assert build_settings(api_keys=()).accounts[0].api_key == "test-key"
@@ -49,8 +66,14 @@ def test_usage_errors_exit_2() -> None:
 
 async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bbre_async.emulator", "--port", "0", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bbre_async.emulator",
+        "--port",
+        "0",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert process.stdout is not None
     line = await asyncio.wait_for(process.stdout.readline(), timeout=15)
@@ -69,8 +92,9 @@ async def test_the_command_serves_until_sigterm() -> None:
     try:
         assert url.startswith("http://127.0.0.1:")
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{url}/session/create", json={"timeout": 300},
-                                 headers={"x-api-key": "cli-key"}) as response:
+            async with http.post(
+                f"{url}/session/create", json={"timeout": 300}, headers={"x-api-key": "cli-key"}
+            ) as response:
                 session = (await response.json())["session"]
             assert session["expiresAt"] - session["createdAt"] == 3000
             async with http.get(f"{url}/_emulator/state") as response:

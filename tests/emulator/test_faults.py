@@ -110,8 +110,13 @@ async def test_unattributed_faults_count_globally(api: Api, emu: Emulator) -> No
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"service_error": 1.5}, {"service_error": 0.6, "lost_answer": 0.6},
-               {"endpoints": ["session/nope"]}, {"retry_after": -1}]
+    "kwargs",
+    [
+        {"service_error": 1.5},
+        {"service_error": 0.6, "lost_answer": 0.6},
+        {"endpoints": ["session/nope"]},
+        {"retry_after": -1},
+    ],
 )
 def test_fault_settings_are_validated(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
@@ -137,8 +142,9 @@ async def test_latency_is_real_time(api: Api) -> None:
 def test_latency_adds_endpoint_mode_and_jitter() -> None:
     import random
 
-    latency = Latency(default=0.01, endpoints={"session/request": 0.05},
-                      modes={"adaptive": 0.1}, jitter=0.02)
+    latency = Latency(
+        default=0.01, endpoints={"session/request": 0.05}, modes={"adaptive": 0.1}, jitter=0.02
+    )
     rng = random.Random(1)
     assert latency.delay("session/create", None, rng) >= 0.01
     value = latency.delay("session/request", "adaptive", rng)

@@ -48,8 +48,10 @@ async def test_status_and_date_filters(api: Api, clock: ManualClock) -> None:
     clock.advance(3600)  # 12:30: both tasks are due
     all_rows = (await api.ok("/account/history"))["tasks"]
     assert {t["status"] for t in all_rows} == {"completed"}
-    window = await api.ok("/account/history", {"startDate": "2024-06-15T10:00:00.000Z",
-                                               "endDate": "2024-06-15T11:00:00Z"})
+    window = await api.ok(
+        "/account/history",
+        {"startDate": "2024-06-15T10:00:00.000Z", "endDate": "2024-06-15T11:00:00Z"},
+    )
     assert [t["id"] for t in window["tasks"]] == [ok_task]
     since = await api.ok("/account/history", {"startDate": "2024-06-15T11:00:00+00:00"})
     assert len(since["tasks"]) == 1 and since["tasks"][0]["id"] != ok_task

@@ -82,8 +82,9 @@ async def test_status_filters_and_unknown_values(
     assert exp_row["closedAt"] is None
 
 
-@pytest.mark.parametrize("body", [{"limit": -1}, {"offset": -5}, {"limit": "10"}, {"limit": 1.5},
-                                  {"offset": True}])
+@pytest.mark.parametrize(
+    "body", [{"limit": -1}, {"offset": -5}, {"limit": "10"}, {"limit": 1.5}, {"offset": True}]
+)
 async def test_bad_paging_values(api: Api, body: dict[str, object]) -> None:
     await api.err("/account/sessions", body, 400, "INVALID_REQUEST")
 

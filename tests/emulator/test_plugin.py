@@ -23,8 +23,9 @@ async def test_the_emulator_fixture_runs_with_overridden_settings(bbre_emulator:
     assert bbre_emulator.api_key == "plugin-key"
     async with (
         aiohttp.ClientSession() as http,
-        http.post(f"{bbre_emulator.base_url}/session/create", json={},
-                  headers={"apikey": "plugin-key"}) as response,
+        http.post(
+            f"{bbre_emulator.base_url}/session/create", json={}, headers={"apikey": "plugin-key"}
+        ) as response,
     ):
         session = (await response.json())["session"]
     assert (session["createdAt"], session["expiresAt"]) == (1_000_000, 1_030_000)

@@ -29,8 +29,8 @@ async def test_create_defaults_to_passive_medium_300s(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    ("timeout", "life_ms"), [(60, 60_000), (299.5, 299_500), (300, 300_000), (600, 300_000),
-                             (3600, 300_000)]
+    ("timeout", "life_ms"),
+    [(60, 60_000), (299.5, 299_500), (300, 300_000), (600, 300_000), (3600, 300_000)],
 )
 async def test_the_controller_clamps_the_life_to_300s(
     api: Api, timeout: float, life_ms: int
@@ -56,8 +56,14 @@ async def test_the_validator_accepts_60_to_3600_only(api: Api, timeout: object) 
 
 
 @pytest.mark.parametrize(
-    "body", [{"mode": "turbo"}, {"sensibility": "extreme"}, {"mode": 1}, {"fingerprint": "x"},
-             {"proxy": 42}]
+    "body",
+    [
+        {"mode": "turbo"},
+        {"sensibility": "extreme"},
+        {"mode": 1},
+        {"fingerprint": "x"},
+        {"proxy": 42},
+    ],
 )
 async def test_bad_create_bodies_are_invalid_requests(api: Api, body: dict[str, object]) -> None:
     await api.err("/session/create", body, 400, "INVALID_REQUEST")
@@ -132,8 +138,9 @@ async def test_session_id_errors(api: Api) -> None:
     for path in ("/session/status", "/session/close", "/session/request"):
         error = await api.err(path, {"url": "https://a.test/"}, 400, "SESSION_ID_REQUIRED")
         assert error["details"] == {"hint": "Session ID is returned when you create a session"}
-        await api.err(path, {"sessionId": "session_nope", "url": "https://a.test/"}, 404,
-                      "SESSION_NOT_FOUND")
+        await api.err(
+            path, {"sessionId": "session_nope", "url": "https://a.test/"}, 404, "SESSION_NOT_FOUND"
+        )
         await api.err(path, {"sessionId": 7, "url": "https://a.test/"}, 400, "INVALID_REQUEST")
 
 
@@ -142,8 +149,12 @@ async def test_another_accounts_session_is_not_found(api: Api) -> None:
     other = api.as_key("other-key")
     for path in ("/session/status", "/session/close"):
         await other.err(path, {"sessionId": mine["id"]}, 404, "SESSION_NOT_FOUND")
-    await other.err("/session/request", {"sessionId": mine["id"], "url": "https://a.test/"},
-                    404, "SESSION_NOT_FOUND")
+    await other.err(
+        "/session/request",
+        {"sessionId": mine["id"], "url": "https://a.test/"},
+        404,
+        "SESSION_NOT_FOUND",
+    )
 
 
 async def test_close_then_close_again(api: Api, emu: Emulator) -> None:
@@ -209,13 +220,16 @@ async def test_request_counts_and_charges_the_session(api: Api) -> None:
 
 async def test_cookies_persist_and_merge_across_requests(api: Api) -> None:
     session = await api.create()
-    first = (await api.fetch(session["id"], "https://shop.test/a", cookies={"lang": "en"}))
+    first = await api.fetch(session["id"], "https://shop.test/a", cookies={"lang": "en"})
     jar = first["result"]["cookies"]
     assert jar["lang"] == "en"
     site_cookies = {k: v for k, v in jar.items() if k != "lang"}
     assert len(site_cookies) == 1  # the cookie shop.test sets
-    second = await api.fetch(session["id"], "https://other.test/",
-                             cookies=[{"name": "consent", "value": "yes", "domain": "x"}])
+    second = await api.fetch(
+        session["id"],
+        "https://other.test/",
+        cookies=[{"name": "consent", "value": "yes", "domain": "x"}],
+    )
     jar2 = second["result"]["cookies"]
     assert jar2["lang"] == "en" and jar2["consent"] == "yes"
     assert site_cookies.items() <= jar2.items()
@@ -239,33 +253,46 @@ async def test_requests_on_closed_and_expired_sessions(
 ) -> None:
     closed = await api.create()
     await api.ok("/session/close", {"sessionId": closed["id"]})
-    await api.err("/session/request", {"sessionId": closed["id"], "url": "https://a.test/"},
-                  400, "SESSION_CLOSED")
+    await api.err(
+        "/session/request",
+        {"sessionId": closed["id"], "url": "https://a.test/"},
+        400,
+        "SESSION_CLOSED",
+    )
     expiring = await api.create(timeout=60)
     clock.advance(60)
-    await api.err("/session/request", {"sessionId": expiring["id"], "url": "https://a.test/"},
-                  400, "SESSION_EXPIRED")
+    await api.err(
+        "/session/request",
+        {"sessionId": expiring["id"], "url": "https://a.test/"},
+        400,
+        "SESSION_EXPIRED",
+    )
     state = emu.state.account()
     assert (state.requests_total, state.requests_on_closed, state.requests_on_expired) == (2, 1, 1)
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"url": "ftp://x"}, {"url": 5}, {"url": "https://a.test/", "method": "FETCH"},
-             {"url": "https://a.test/", "headers": []}, {"url": "https://a.test/", "cookies": 3},
-             {"url": "https://a.test/", "allowRedirects": "yes"},
-             {"url": "https://a.test/", "timeout": -1}]
+    "body",
+    [
+        {},
+        {"url": "ftp://x"},
+        {"url": 5},
+        {"url": "https://a.test/", "method": "FETCH"},
+        {"url": "https://a.test/", "headers": []},
+        {"url": "https://a.test/", "cookies": 3},
+        {"url": "https://a.test/", "allowRedirects": "yes"},
+        {"url": "https://a.test/", "timeout": -1},
+    ],
 )
 async def test_bad_request_bodies(api: Api, body: dict[str, object]) -> None:
     session = await api.create()
-    await api.err("/session/request", {"sessionId": session["id"], **body}, 400,
-                  "INVALID_REQUEST")
+    await api.err("/session/request", {"sessionId": session["id"], **body}, 400, "INVALID_REQUEST")
 
 
-@pytest.mark.parametrize("settings", [make_settings(latency=Latency(
-    endpoints={"session/request": 0.2}))])
-async def test_two_requests_at_once_on_one_session_are_a_violation(
-    api: Api, emu: Emulator
-) -> None:
+@pytest.mark.parametrize(
+    "settings", [make_settings(latency=Latency(endpoints={"session/request": 0.2}))]
+)
+async def test_two_requests_at_once_on_one_session_are_a_violation(api: Api, emu: Emulator) -> None:
     session = await api.create()
     other = await api.create()
     await asyncio.gather(

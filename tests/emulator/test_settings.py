@@ -20,9 +20,22 @@ from bbre_async.emulator import (
 
 def test_public_names() -> None:
     assert set(emulator_module.__all__) == {
-        "ENDPOINTS", "FAULT_KINDS", "AccountSpec", "AccountState", "Clock", "Emulator",
-        "EmulatorSettings", "EmulatorState", "Faults", "Latency", "ManualClock", "Prices",
-        "ScriptHandle", "SystemClock", "TargetRule", "running_emulator",
+        "ENDPOINTS",
+        "FAULT_KINDS",
+        "AccountSpec",
+        "AccountState",
+        "Clock",
+        "Emulator",
+        "EmulatorSettings",
+        "EmulatorState",
+        "Faults",
+        "Latency",
+        "ManualClock",
+        "Prices",
+        "ScriptHandle",
+        "SystemClock",
+        "TargetRule",
+        "running_emulator",
     }
     for name in emulator_module.__all__:
         assert getattr(emulator_module, name) is not None
@@ -41,9 +54,11 @@ def test_the_emulator_imports_nothing_from_the_client_side() -> None:
                 names = [node.module]
             elif isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
-            outside += [(path.name, name) for name in names
-                        if name.split(".")[0] == "bbre_async"
-                        and not name.startswith("bbre_async.emulator")]
+            outside += [
+                (path.name, name)
+                for name in names
+                if name.split(".")[0] == "bbre_async" and not name.startswith("bbre_async.emulator")
+            ]
     # the one exception: the bbre_client fixture's lazy import of the client
     assert outside == [("pytest_plugin.py", "bbre_async")]
 
@@ -75,8 +90,10 @@ def test_bad_settings_fail_at_construction(kwargs: dict[str, object]) -> None:
         EmulatorSettings(**kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("kwargs", [{"api_key": ""}, {"api_key": "k", "status": "banned"},
-                                    {"api_key": "k", "session_cap": -1}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"api_key": ""}, {"api_key": "k", "status": "banned"}, {"api_key": "k", "session_cap": -1}],
+)
 def test_bad_accounts(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         AccountSpec(**kwargs)  # type: ignore[arg-type]

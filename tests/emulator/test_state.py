@@ -11,20 +11,44 @@ from bbre_async.emulator._targets import Targets
 from tests.emulator._helpers import Api, make_settings
 
 COUNTER_KEYS = {
-    "name", "status", "balance", "total_charged", "sessions_created", "sessions_closed",
-    "sessions_expired", "active_sessions", "peak_active_sessions", "cap_rejections",
-    "insufficient_balance", "requests_total", "requests_on_expired", "requests_on_closed",
-    "concurrent_request_violations", "max_in_flight_per_session", "tasks_created",
-    "lost_answers", "faults", "calls", "active_session_ids",
+    "name",
+    "status",
+    "balance",
+    "total_charged",
+    "sessions_created",
+    "sessions_closed",
+    "sessions_expired",
+    "active_sessions",
+    "peak_active_sessions",
+    "cap_rejections",
+    "insufficient_balance",
+    "requests_total",
+    "requests_on_expired",
+    "requests_on_closed",
+    "concurrent_request_violations",
+    "max_in_flight_per_session",
+    "tasks_created",
+    "lost_answers",
+    "faults",
+    "calls",
+    "active_session_ids",
 }
 
 
-async def admin(http: aiohttp.ClientSession, emu: Emulator, path: str, body: object = None,
-                headers: dict[str, str] | None = None) -> tuple[int, object]:
+async def admin(
+    http: aiohttp.ClientSession,
+    emu: Emulator,
+    path: str,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, object]:
     method = "GET" if path == "state" else "POST"
-    async with http.request(method, f"{emu.base_url}/_emulator/{path}",
-                            data=None if body is None else orjson.dumps(body),
-                            headers=headers) as response:
+    async with http.request(
+        method,
+        f"{emu.base_url}/_emulator/{path}",
+        data=None if body is None else orjson.dumps(body),
+        headers=headers,
+    ) as response:
         return response.status, orjson.loads(await response.read())
 
 
@@ -41,8 +65,14 @@ async def test_state_json_shape_and_counters(
     status, state = await admin(http, emu, "state")
     assert status == 200
     assert isinstance(state, dict)
-    assert set(state) == {"now", "time_scale", "accounts", "faults", "lost_answers",
-                          "internal_errors"}
+    assert set(state) == {
+        "now",
+        "time_scale",
+        "accounts",
+        "faults",
+        "lost_answers",
+        "internal_errors",
+    }
     assert set(state["accounts"]) == {"default", "other", "suspended", "inactive"}
     default = state["accounts"]["default"]
     assert set(default) == COUNTER_KEYS
@@ -81,13 +111,16 @@ async def test_admin_steering(api: Api, emu: Emulator, http: aiohttp.ClientSessi
     await admin(http, emu, "script", {"clear": True})
     assert (await api.fetch(session["id"], "https://x.test/"))["result"]["statusCode"] == 200
     status, latency = await admin(http, emu, "latency", {"endpoints": {"account/info": 0.01}})
-    assert latency == {"default": 0.0, "endpoints": {"account/info": 0.01}, "modes": {},
-                       "jitter": 0.0}
+    assert latency == {
+        "default": 0.0,
+        "endpoints": {"account/info": 0.01},
+        "modes": {},
+        "jitter": 0.0,
+    }
     await admin(http, emu, "accounts", {"api_key": "new-key", "name": "new"})
     await api.as_key("new-key").ok("/account/balance", method="GET")
     await admin(http, emu, "accounts", {"name": "new", "status": "inactive"})
-    await api.as_key("new-key").err("/account/balance", None, 403, "ACCOUNT_INACTIVE",
-                                    method="GET")
+    await api.as_key("new-key").err("/account/balance", None, 403, "ACCOUNT_INACTIVE", method="GET")
     status, swept = await admin(http, emu, "sweep")
     assert (status, swept) == (200, {"expired": 0})
     status, error = await admin(http, emu, "faults", {"service_error": 7})
@@ -117,6 +150,10 @@ async def test_internal_errors_become_service_errors(
 
     monkeypatch.setattr(Targets, "fetch", explode)
     session = await api.create()
-    await api.err("/session/request", {"sessionId": session["id"], "url": "https://a.test/"},
-                  500, "SERVICE_ERROR")
+    await api.err(
+        "/session/request",
+        {"sessionId": session["id"], "url": "https://a.test/"},
+        500,
+        "SERVICE_ERROR",
+    )
     assert emu.state.internal_errors == 1

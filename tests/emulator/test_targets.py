@@ -35,9 +35,17 @@ def test_url_text_is_escaped_in_the_page() -> None:
 
 
 def test_scripted_status_headers_body_and_cookies() -> None:
-    targets = Targets([TargetRule(pattern="https://api.test/*", status=503,
-                                  headers={"Retry-After": "3"}, body="busy",
-                                  set_cookies={"sid": "abc"})])
+    targets = Targets(
+        [
+            TargetRule(
+                pattern="https://api.test/*",
+                status=503,
+                headers={"Retry-After": "3"},
+                body="busy",
+                set_cookies={"sid": "abc"},
+            )
+        ]
+    )
     jar: dict[str, str] = {}
     page = targets.fetch("GET", "https://api.test/v1", jar)
     assert (page.status, page.body, page.headers["Retry-After"]) == (503, "busy", "3")
@@ -50,16 +58,21 @@ def test_newest_rule_wins_and_times_retire_rules() -> None:
     targets.add(TargetRule(pattern="*", status=404))
     handle = targets.add(TargetRule(pattern="https://a.test/*", status=500, times=2))
     assert [targets.fetch("GET", "https://a.test/x", {}).status for _ in range(3)] == [
-        500, 500, 404]
+        500,
+        500,
+        404,
+    ]
     assert handle.used == 2
     assert len(targets.rules) == 1
 
 
 def test_method_filter_and_regex_patterns() -> None:
-    targets = Targets([
-        TargetRule(pattern="*", method="post", status=201),
-        TargetRule(pattern=re.compile(r"/admin\b"), status=401),
-    ])
+    targets = Targets(
+        [
+            TargetRule(pattern="*", method="post", status=201),
+            TargetRule(pattern=re.compile(r"/admin\b"), status=401),
+        ]
+    )
     assert targets.fetch("POST", "https://a.test/", {}).status == 201
     assert targets.fetch("GET", "https://a.test/", {}).status == 200
     assert targets.fetch("GET", "https://a.test/admin/x", {}).status == 401
@@ -73,10 +86,16 @@ def test_blocked_pages_look_like_a_bot_wall() -> None:
 
 
 def test_redirects_are_followed_and_carry_cookies() -> None:
-    targets = Targets([
-        TargetRule(pattern="https://a.test/login", method="POST", redirect_to="/home",
-                   set_cookies={"auth": "1"}),
-    ])
+    targets = Targets(
+        [
+            TargetRule(
+                pattern="https://a.test/login",
+                method="POST",
+                redirect_to="/home",
+                set_cookies={"auth": "1"},
+            ),
+        ]
+    )
     jar: dict[str, str] = {}
     page = targets.fetch("POST", "https://a.test/login", jar)
     assert page.status == 200 and "GET https://a.test/home" in page.body
@@ -86,14 +105,14 @@ def test_redirects_are_followed_and_carry_cookies() -> None:
 
 
 def test_redirect_loops_stop() -> None:
-    targets = Targets([TargetRule(pattern="https://loop.test/*", redirect_to="/again",
-                                  status=301)])
+    targets = Targets([TargetRule(pattern="https://loop.test/*", redirect_to="/again", status=301)])
     page = targets.fetch("GET", "https://loop.test/start", {})
     assert page.status == 301
 
 
-@pytest.mark.parametrize("kwargs", [{"status": 99}, {"outcome": "exploded"}, {"times": 0},
-                                    {"delay": -1}])
+@pytest.mark.parametrize(
+    "kwargs", [{"status": 99}, {"outcome": "exploded"}, {"times": 0}, {"delay": -1}]
+)
 def test_rules_are_validated(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         TargetRule(pattern="*", **kwargs)  # type: ignore[arg-type]
@@ -107,8 +126,9 @@ async def test_scripted_answers_through_a_session(api: Api, emu: Emulator) -> No
     after = (await api.fetch(session["id"], "https://shop.test/checkout"))["result"]
     assert after["statusCode"] == 200
     assert handle.used == 1
-    emu.script("https://shop.test/go", redirect_to="https://shop.test/landed",
-               set_cookies={"from": "go"})
+    emu.script(
+        "https://shop.test/go", redirect_to="https://shop.test/landed", set_cookies={"from": "go"}
+    )
     landed = (await api.fetch(session["id"], "https://shop.test/go"))["result"]
     assert "https://shop.test/landed" in landed["body"] and landed["cookies"]["from"] == "go"
     raw = (await api.fetch(session["id"], "https://shop.test/go", allowRedirects=False))["result"]

@@ -62,14 +62,17 @@ async def test_result_errors(api: Api) -> None:
     await api.err("/request/result", {}, 400, "TASK_ID_REQUIRED")
     await api.err("/request/result", {"taskId": "nope"}, 404, "TASK_NOT_FOUND")
     task_id = (await api.ok("/request/create", {"url": "https://a.test/"}))["taskId"]
-    await api.as_key("other-key").err("/request/result", {"taskId": task_id}, 404,
-                                      "TASK_NOT_FOUND")
+    await api.as_key("other-key").err("/request/result", {"taskId": task_id}, 404, "TASK_NOT_FOUND")
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"url": "https://a.test/", "mode": "fast"},
-             {"url": "https://a.test/", "sensibility": 3}, {"url": "https://a.test/",
-                                                            "timeout": "30"}]
+    "body",
+    [
+        {},
+        {"url": "https://a.test/", "mode": "fast"},
+        {"url": "https://a.test/", "sensibility": 3},
+        {"url": "https://a.test/", "timeout": "30"},
+    ],
 )
 async def test_bad_create_bodies(api: Api, body: dict[str, object]) -> None:
     await api.err("/request/create", body, 400, "INVALID_REQUEST")
@@ -95,7 +98,7 @@ async def test_execute_reports_failures_in_the_task(api: Api, emu: Emulator) -> 
     emu.script("https://slow.test/*", outcome="timeout")
     failed = (await api.ok("/request/execute", {"url": "https://fail.test/"}))["data"]["task"]
     assert failed["status"] == "failed" and failed["result"] is None
-    slow = (await api.ok("/request/execute", {"url": "https://slow.test/", "timeout": 10}))
+    slow = await api.ok("/request/execute", {"url": "https://slow.test/", "timeout": 10})
     assert slow["data"]["task"]["status"] == "timeout"
     assert (await api.ok("/account/balance"))["balance"] == 100.0  # both refunded
 
@@ -103,5 +106,5 @@ async def test_execute_reports_failures_in_the_task(api: Api, emu: Emulator) -> 
 @pytest.mark.parametrize("settings", [make_settings(time_scale=1000.0, execute_limit=60.0)])
 async def test_execute_gives_up_at_its_limit(api: Api, emu: Emulator) -> None:
     emu.script("https://slow.test/*", delay=100)
-    task = (await api.ok("/request/execute", {"url": "https://slow.test/", "timeout": 300}))
+    task = await api.ok("/request/execute", {"url": "https://slow.test/", "timeout": 300})
     assert task["data"]["task"]["status"] == "timeout"

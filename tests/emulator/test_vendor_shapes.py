@@ -117,9 +117,7 @@ async def test_close_matches_the_vendor_example(api: Api) -> None:
     assert shape(await api.ok("/session/close", {"sessionId": session["id"]})) == shape(CLOSE)
 
 
-async def test_history_matches_the_vendor_example(
-    api: Api, clock: ManualClock
-) -> None:
+async def test_history_matches_the_vendor_example(api: Api, clock: ManualClock) -> None:
     session = await api.create(mode="adaptive")
     await api.fetch(session["id"], "https://example.com/login", method="POST")
     clock.advance(1)

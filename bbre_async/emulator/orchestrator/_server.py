@@ -52,7 +52,11 @@ class OrchestratorEmulator:
 
     def set_credits(self, credits: float | None, org: str = "default") -> None:
         """Set an organisation's credits (``None``: unlimited)."""
-        next(o for o in self.engine.orgs if o.name == org).credits = credits
+        for candidate in self.engine.orgs:
+            if candidate.name == org:
+                candidate.credits = credits
+                return
+        raise KeyError(f"no organisation named {org!r}")
 
     def reset(self) -> None:
         """Forget sessions, counters and faults."""

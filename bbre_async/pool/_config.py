@@ -69,7 +69,8 @@ class PoolConfig:
     reap_on_open: bool = attrs.field(default=True, validator=v.instance_of(bool))
     reap_foreign: bool = attrs.field(default=False, validator=v.instance_of(bool))
     adopt_unknown: bool = attrs.field(default=True, validator=v.instance_of(bool))
-    reconcile_interval: float | None = attrs.field(default=None, validator=_optional_positive)
+    # One free listing call a minute: cheap enough to be on by default (see the README).
+    reconcile_interval: float | None = attrs.field(default=60.0, validator=_optional_positive)
     orphan_stale_after: float = attrs.field(default=30.0, validator=_finite_non_negative)
 
     def __attrs_post_init__(self) -> None:

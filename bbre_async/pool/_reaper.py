@@ -20,7 +20,7 @@ logger = logging.getLogger("bbre_async.reaper")
 # How far a server's createdAt may sit from our own clock around a create, in seconds.
 CLOCK_SKEW = 5.0
 # How long after an intent was recorded its create could still have been answered.
-INTENT_WINDOW = 60.0
+INTENT_WINDOW = 15.0
 
 
 @attrs.frozen(kw_only=True)

@@ -34,6 +34,8 @@ logger = logging.getLogger("bbre_async.reaper")
 
 # A lost create's session appears in the listing at once; look this many times.
 LOST_CREATE_LOOKS = (0.0, 0.3, 1.0)
+# How long after its intent a lost create's session can have been made (the create's timeout).
+LOST_CREATE_WINDOW = 10.0
 
 
 class Reconciler:
@@ -107,7 +109,9 @@ class Reconciler:
         leaked: list[ActiveSession] = []
         for intent in my_intents:
             for row in strangers:
-                if row.created_at is not None and abs(row.created_at - intent.created_at) <= 60:
+                # A tight window: a looser one could take another program's session for ours.
+                window = CLOCK_SKEW + LOST_CREATE_WINDOW
+                if row.created_at is not None and abs(row.created_at - intent.created_at) <= window:
                     leaked.append(row)
                     strangers.remove(row)
                     await pool.coordinator.ledger.remove(intent.intent_id)

@@ -4,6 +4,8 @@ Start with ``BBREClient`` for the API and ``SessionPool`` to share an account's 
 short-lived sessions among many tasks.
 """
 
+import logging
+
 from bbre_async._client import BBREClient
 from bbre_async._errors import (
     APIConnectionError,
@@ -99,3 +101,6 @@ __all__ = [
     "Timeouts",
     "__version__",
 ]
+
+# A library stays quiet unless the application configures logging.
+logging.getLogger("bbre_async").addHandler(logging.NullHandler())

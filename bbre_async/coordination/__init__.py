@@ -1,5 +1,7 @@
 """Sharing the account cap and the crash-safety ledger: locally, or through Redis."""
 
+from typing import TYPE_CHECKING
+
 from bbre_async.coordination._base import (
     Coordinator,
     CoordinatorUnavailableError,
@@ -13,6 +15,9 @@ from bbre_async.coordination._base import (
 from bbre_async.coordination._local import LocalCoordinator
 from bbre_async.coordination._memory_ledger import MemoryLedger
 from bbre_async.coordination._sqlite_ledger import SqliteLedger, default_ledger_path
+
+if TYPE_CHECKING:
+    from bbre_async.coordination._redis_coordinator import RedisCoordinator
 
 __all__ = [
     "Coordinator",

@@ -704,52 +704,61 @@ class SessionPool:
         return True
 
     async def _close_entry(self, entry: Entry) -> None:
-        closed = False
-        closed_now = False
+        closed = closed_now = False
         try:
-            await self._ledger_call(
-                self.coordinator.ledger.record(
-                    attrs.evolve(entry.ledger_entry, state=LedgerState.CLOSING)
-                )
-            )
-            for attempt in range(self.config.close_attempts):
-                try:
-                    with anyio.fail_after(self.config.close_timeout):
-                        closed_now = await self.backend.close(entry.id)
-                    closed = True
-                    break
-                except (BBREError, TimeoutError) as error:
-                    logger.warning(
-                        "closing session %s failed (attempt %d): %s", entry.id, attempt + 1, error
-                    )
-                    if attempt + 1 < self.config.close_attempts:
-                        await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
+            closed, closed_now = await self._close_remote(entry)
+            if closed:
+                # Give back the slot and drop the ledger row before this close counts as
+                # done, so a shutdown never leaves rows behind for a later reaper.
+                with anyio.CancelScope(shield=True):
+                    await self._settle_closed(entry)
         finally:
             self._closing -= 1
+            self._entries.pop(entry.id, None)
             if closed:
                 self._counters["closed"] += 1
+                self._slots_used -= 1
                 if self._state != _OPEN:
                     if closed_now:
                         self._shutdown_closed += 1
                     else:
                         self._shutdown_gone += 1
-                self._forget(entry)
                 self._events.emit(EventKind.CLOSED, entry.id)
+                self._dispatch()
             else:
                 # It may still be alive: keep its slot until its expiry, and its ledger row
                 # for the next reaper.
                 if self._state != _OPEN:
                     self._shutdown_failed.append(entry.id)
-                self._entries.pop(entry.id, None)
                 self._spawn_or_run(self._release_slot_at_expiry(entry))
             self._settled.set()
 
-    def _forget(self, entry: Entry) -> None:
-        self._entries.pop(entry.id, None)
-        self._slots_used -= 1
-        self._spawn_or_run(self.coordinator.release_slot(entry.grant))
-        self._spawn_or_run(self.coordinator.ledger.remove(entry.ledger_entry.intent_id))
-        self._dispatch()
+    async def _close_remote(self, entry: Entry) -> tuple[bool, bool]:
+        """Close on the server, retrying; (confirmed closed, closed by this call)."""
+        await self._ledger_call(
+            self.coordinator.ledger.record(
+                attrs.evolve(entry.ledger_entry, state=LedgerState.CLOSING)
+            )
+        )
+        for attempt in range(self.config.close_attempts):
+            try:
+                with anyio.fail_after(self.config.close_timeout):
+                    return True, await self.backend.close(entry.id)
+            except (BBREError, TimeoutError) as error:
+                logger.warning(
+                    "closing session %s failed (attempt %d): %s", entry.id, attempt + 1, error
+                )
+                if attempt + 1 < self.config.close_attempts:
+                    await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
+        return False, False
+
+    async def _settle_closed(self, entry: Entry) -> None:
+        with anyio.move_on_after(self.config.close_timeout):
+            try:
+                await self.coordinator.release_slot(entry.grant)
+            except (CoordinatorUnavailableError, OSError) as error:
+                logger.warning("releasing the slot of %s failed: %s", entry.id, error)
+            await self._ledger_call(self.coordinator.ledger.remove(entry.ledger_entry.intent_id))
 
     async def _release_slot_at_expiry(self, entry: Entry) -> None:
         await self.clock.sleep(max(0.0, entry.remaining(self.clock.now())))

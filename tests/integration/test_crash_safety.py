@@ -107,3 +107,16 @@ async def test_ledger_rows_follow_a_session_from_intent_to_close(
         reopened = await SqliteLedger.open(ledger_path)
         assert await reopened.entries() == []  # removed once the close was confirmed
         await reopened.aclose()
+
+
+async def test_a_clean_shutdown_leaves_an_empty_ledger(emulator: Emulator, tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger.db"
+    async with BBREClient(api_key="test-key", base_url=emulator.base_url) as client:
+        async with SessionPool(client, ledger_path=ledger_path, max_size=10) as pool:
+            leases = [await pool.acquire() for _ in range(10)]
+            for lease in leases:
+                await lease.release()
+    reopened = await SqliteLedger.open(ledger_path)
+    assert await reopened.entries() == []  # nothing for the next start to reap
+    await reopened.aclose()
+    assert emulator.state.account().active_sessions == 0

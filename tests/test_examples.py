@@ -1,0 +1,154 @@
+"""Every example, run as a user runs it: a subprocess against the emulator it starts itself."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
+
+
+def example_env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    for name in ("BBRE_BASE_URL", "BBRE_API_KEY", "REDIS_URL"):
+        env.pop(name, None)  # never a real account, always the embedded emulator
+    return env
+
+
+def run_example(name: str, *args: str, cwd: Path | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        env=example_env(),
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "target: embedded emulator at http://127.0.0.1:" in done.stdout
+    return output
+
+
+def test_every_example_is_listed_and_documents_its_command() -> None:
+    readme = (EXAMPLES / "README.md").read_text()
+    assert len(SCRIPTS) == 6
+    for name in SCRIPTS:
+        command = f"python examples/{name}"
+        assert command in readme, name
+        assert command in (EXAMPLES / name).read_text(), f"{name}: no command in its docstring"
+
+
+def test_pooled_scraper() -> None:
+    out = run_example("pooled_scraper.py", "--urls", "60", "--concurrency", "15")
+    assert "fetched 60/60 URLs, statuses {200: 60}" in out
+    assert "failures: none" in out
+    assert re.search(r"PoolStats\(max_size=10, .*requests=60, failed_requests=0", out)
+    assert "after close: 0 left active" in out
+
+
+def test_login_then_fetch_keeps_one_session_across_the_steps() -> None:
+    out = run_example("login_then_fetch.py", "--users", "2", "--pages", "2")
+    assert "single session: alice: 2 pages, logged in: True, session cookie 'logged-in'" in out
+    for user in ("user0", "user1"):
+        assert f"pooled: {user}: 2 pages, logged in: True, session cookie 'logged-in'" in out
+    assert "pool: created 2, retired 2" in out  # logged-in sessions are never handed on
+    assert "after close: 0 left active" in out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_long_running_worker_exits_cleanly_on_a_signal(signum: signal.Signals) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "long_running_worker.py"),
+        "--health-interval",
+        "0.3",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=example_env(),
+    )
+    assert process.stdout is not None
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            while not any(" health: " in line for line in seen):
+                line = (await process.stdout.readline()).decode()
+                assert line, "exited before its first health line:\n" + "".join(seen)
+                seen.append(line)
+            process.send_signal(signum)
+            seen.append((await process.stdout.read()).decode())
+            code = await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    out = "".join(seen)
+    assert code == 0, out[-3000:]
+    assert f"{signum.name} received: closing the session pool" in out
+    stopped = re.search(r"sessions closed (\d+) \(already gone \d+, failed (\d+)\)", out)
+    assert stopped is not None, out[-3000:]
+    assert int(stopped[1]) >= 1 and stopped[2] == "0"
+    assert "; 0 left active" in out
+
+
+def test_long_running_worker_stops_after_its_duration() -> None:
+    out = run_example("long_running_worker.py", "--duration", "0.8", "--health-interval", "0.3")
+    assert " health: up " in out
+    assert "--duration reached" in out
+    assert re.search(r"stopped: jobs ok [1-9]\d* failed 0;", out)
+    assert "; 0 left active" in out
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected", "left"),
+    [
+        (["--dry-run"], "dry run: would close 3; nothing changed", 5),
+        ([], "closed 3 (foreign 0), already gone 0, failed 0; ledger entries settled 3", 2),
+        (["--foreign"], "closed 5 (foreign 2), already gone 0, failed 0", 0),
+    ],
+    ids=["dry-run", "orphans-only", "foreign"],
+)
+def test_orphan_cleanup_cron(flags: list[str], expected: str, left: int) -> None:
+    out = run_example("orphan_cleanup_cron.py", *flags)
+    assert "staged: a pool process died holding 3 sessions; 5 active" in out
+    assert out.count("(owner gone)") == 3
+    assert expected in out
+    assert f"{left} left active on the account" in out
+
+
+def test_history_report_writes_a_csv_with_totals(tmp_path: Path) -> None:
+    out = run_example("history_report.py", "--output", "report.csv", cwd=tmp_path)
+    with (tmp_path / "report.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == [
+        "id", "type", "mode", "status", "method", "url", "price_usd", "ms", "created_at"
+    ]  # fmt: skip
+    assert len(rows) == 7  # 5 session requests and 2 stateless ones
+    assert {r["status"] for r in rows} == {"completed", "failed"}
+    assert f"{len(rows)} rows from " in out
+    spent = sum(float(r["price_usd"]) for r in rows)
+    assert spent > 0 and f"totals: spent ${spent:.4f}" in out
+    assert list(tmp_path.iterdir()) == [tmp_path / "report.csv"]  # no partial file left
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_multi_process_redis_keeps_the_account_under_its_cap() -> None:
+    out = run_example(
+        "multi_process_redis.py", "--workers", "2", "--jobs", "40", "--concurrency", "8"
+    )
+    assert "redis: started redis-server on port" in out
+    assert len(re.findall(r"worker \d: pid \d+: 40 ok, 0 failed", out)) == 2
+    peak = re.search(r"peak of active sessions on the account: (\d+) \(cap 10\): OK", out)
+    assert peak is not None, out[-3000:]
+    assert 1 <= int(peak[1]) <= 10

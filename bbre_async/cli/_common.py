@@ -22,12 +22,14 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, Protocol, Self, TypeVar
 
 import attrs
 import click
+from click.core import ParameterSource
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -46,7 +48,9 @@ from bbre_async._errors import (
     ServiceError,
     SessionLimitError,
 )
-from bbre_async._models import Page
+from bbre_async._models import AccountInfo, Page, SessionInfo, Task
+from bbre_async.orchestrator._client import API_KEY_ENV as ORCHESTRATOR_API_KEY_ENV
+from bbre_async.orchestrator._client import BASE_URL_ENV as ORCHESTRATOR_BASE_URL_ENV
 from bbre_async.pool import BBREBackend, SessionBackend
 
 EXIT_OK = 0
@@ -61,9 +65,59 @@ P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
-# The client type the commands drive. Kept as one alias so a second provider's client only has
-# to offer the same surface (account listings, balance, info, sessions.close).
-ApiClient = BBREClient
+
+class AccountApi(Protocol):
+    """What the commands call on ``client.account``."""
+
+    async def balance(self) -> float: ...
+
+    async def info(self) -> AccountInfo: ...
+
+    async def sessions_page(
+        self, *, status: str | None = None, limit: int = 20, offset: int = 0
+    ) -> Page[SessionInfo]: ...
+
+    async def history_page(
+        self,
+        *,
+        status: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[Task]: ...
+
+
+class SessionsApi(Protocol):
+    """What the commands call on ``client.sessions``."""
+
+    async def close(self, session_id: str) -> bool: ...
+
+
+class ApiClient(Protocol):
+    """The client surface the commands drive: a ``BBREClient``, or a provider's adapter
+    offering the same calls (``bbre_async.orchestrator._cli`` for OrchestratorHQ)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def key_fingerprint(self) -> str: ...
+
+    @property
+    def account(self) -> AccountApi: ...
+
+    @property
+    def sessions(self) -> SessionsApi: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class CliError(click.ClickException):
@@ -91,11 +145,24 @@ BackendFactory = Callable[[ApiClient], SessionBackend]
 @attrs.frozen(kw_only=True)
 class Provider:
     """How to reach one session API: a client from (api key, base URL), and the pool backend
-    the reaper drives on top of that client."""
+    the reaper drives on top of that client.
+
+    ``api_key_env`` / ``base_url_env`` are read when ``--api-key`` / ``--base-url`` are not
+    given. ``not_offered`` maps a command the API has no counterpart for to the reason
+    (``bbre-async --provider NAME COMMAND`` stops with it, exit 2).
+    """
 
     name: str
     make_client: ClientFactory
     make_backend: BackendFactory
+    label: str = ""
+    api_key_env: str = API_KEY_ENV
+    base_url_env: str = BASE_URL_ENV
+    not_offered: Mapping[str, str] = attrs.field(factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
 
 
 #: Names ``--provider`` accepts; a name without a registered `Provider` is reported as not
@@ -112,11 +179,48 @@ def register_provider(provider: Provider) -> None:
     _PROVIDERS[provider.name] = provider
 
 
-def _bbre_client(api_key: str | None, base_url: str | None) -> BBREClient:
+def _bbre_client(api_key: str | None, base_url: str | None) -> ApiClient:
     return BBREClient(api_key=api_key, base_url=base_url)
 
 
-register_provider(Provider(name="bbre", make_client=_bbre_client, make_backend=BBREBackend))
+def _bbre_backend(client: ApiClient) -> SessionBackend:
+    if not isinstance(client, BBREClient):
+        raise TypeError(f"the bbre provider needs a BBREClient, got {type(client).__name__}")
+    return BBREBackend(client)
+
+
+def _orchestrator_client(api_key: str | None, base_url: str | None) -> ApiClient:
+    from bbre_async.orchestrator._cli import OrchestratorCliClient  # it imports this module
+
+    return OrchestratorCliClient(api_key=api_key, base_url=base_url)
+
+
+def _orchestrator_backend(client: ApiClient) -> SessionBackend:
+    from bbre_async.orchestrator._cli import make_backend
+
+    return make_backend(client)
+
+
+register_provider(
+    Provider(name="bbre", label="BBRE", make_client=_bbre_client, make_backend=_bbre_backend)
+)
+register_provider(
+    Provider(
+        name="orchestrator",
+        label="OrchestratorHQ",
+        make_client=_orchestrator_client,
+        make_backend=_orchestrator_backend,
+        api_key_env=ORCHESTRATOR_API_KEY_ENV,
+        base_url_env=ORCHESTRATOR_BASE_URL_ENV,
+        not_offered={
+            "balance": "its API has no balance endpoint (a create it cannot pay for is "
+            "refused with 402 INSUFFICIENT_CREDITS)",
+            "account": "its API has no account endpoint; `sessions list` shows the "
+            "organisation's sessions",
+            "history": "its API keeps no usage history",
+        },
+    )
+)
 
 
 def get_provider(name: str) -> Provider:
@@ -149,16 +253,45 @@ class CliState:
         """A client for the chosen provider; call it inside the event loop that uses it.
 
         A missing key or a malformed base URL becomes a usage error (exit 2) whose text names
-        the option and the environment variable, and never the key.
+        the option and the provider's environment variable, and never the key. A command the
+        provider has no counterpart for is a usage error too.
         """
         provider = self.provider_info
-        key = self.api_key if self.api_key is not None else os.environ.get(API_KEY_ENV)
+        command = _top_command()
+        reason = provider.not_offered.get(command or "")
+        if reason is not None:
+            raise CliError(f"`{command}` is not offered by {provider.title}: {reason}", EXIT_USAGE)
+        key = _own_value("api_key", self.api_key, provider.api_key_env != API_KEY_ENV)
+        if key is None:
+            key = os.environ.get(provider.api_key_env)
         if not key or not key.strip():
-            raise CliError(f"no API key: pass --api-key or set {API_KEY_ENV}", EXIT_USAGE)
+            raise CliError(f"no API key: pass --api-key or set {provider.api_key_env}", EXIT_USAGE)
+        base_url = _own_value("base_url", self.base_url, provider.base_url_env != BASE_URL_ENV)
         try:
-            return provider.make_client(key, self.base_url)
+            # A base URL of None: the client reads the provider's variable, else the vendor's.
+            return provider.make_client(key, base_url)
         except ValueError as exc:
-            raise CliError(f"{exc} (--base-url or {BASE_URL_ENV})", EXIT_USAGE) from None
+            raise CliError(f"{exc} (--base-url or {provider.base_url_env})", EXIT_USAGE) from None
+
+
+def _own_value(name: str, value: str | None, provider_has_own_env: bool) -> str | None:
+    """A root option's value; None when it was read from BBRE's environment variable (the
+    root options' fallback) while the chosen provider has a variable of its own."""
+    if value is None or not provider_has_own_env:
+        return value
+    ctx = click.get_current_context(silent=True)
+    source = ctx.find_root().get_parameter_source(name) if ctx is not None else None
+    return None if source is ParameterSource.ENVIRONMENT else value
+
+
+def _top_command() -> str | None:
+    """The name of the command given right after the root group (``sessions``, ``balance``)."""
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None and ctx.parent is not None and ctx.parent.parent is not None:
+        ctx = ctx.parent
+    if ctx is None or ctx.parent is None:
+        return None
+    return ctx.info_name
 
 
 pass_state = click.make_pass_decorator(CliState, ensure=True)
@@ -169,7 +302,7 @@ def redact(text: str) -> str:
     never puts it in a message, and this keeps any other path from printing it)."""
     ctx = click.get_current_context(silent=True)
     state = ctx.find_object(CliState) if ctx is not None else None
-    keys = [os.environ.get(API_KEY_ENV, "")]
+    keys = [os.environ.get(env, "") for env in {p.api_key_env for p in _PROVIDERS.values()}]
     if state is not None and state.api_key:
         keys.append(state.api_key)
     for key in keys:
@@ -214,16 +347,23 @@ def configure_logging(ctx: click.Context, verbose: int) -> None:
 # -- errors ---------------------------------------------------------------------------------
 
 
+def _current_provider() -> Provider:
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(CliState) if ctx is not None else None
+    return _PROVIDERS.get(state.provider if state is not None else "bbre") or _PROVIDERS["bbre"]
+
+
 def _hint(error: BBREError) -> tuple[str, int]:
     """What to do about ``error``, and the exit code it maps to."""
+    provider = _current_provider()
     if isinstance(error, AuthenticationError):
-        return f"check --api-key or {API_KEY_ENV}", EXIT_AUTH
+        return f"check --api-key or {provider.api_key_env}", EXIT_AUTH
     if isinstance(error, PermissionDeniedError):
         return "the account is suspended or inactive; check it in the dashboard", EXIT_AUTH
     if isinstance(error, APITimeoutError):
         return "the server did not answer in time; try again later", EXIT_CONNECTION
     if isinstance(error, APIConnectionError):
-        return f"check --base-url or {BASE_URL_ENV} and the network", EXIT_CONNECTION
+        return f"check --base-url or {provider.base_url_env} and the network", EXIT_CONNECTION
     if isinstance(error, InsufficientBalanceError):
         return "top up the account balance", EXIT_API
     if isinstance(error, SessionLimitError):

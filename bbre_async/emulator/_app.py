@@ -7,7 +7,7 @@ the operation and the envelope in one place, which keeps the hot path short and 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 from aiohttp import web
@@ -119,8 +119,12 @@ async def _not_found(request: web.Request) -> web.StreamResponse:
     return error_response(ApiError(404, "NOT_FOUND", details={"path": request.path}))
 
 
-def build_app(engine: Engine) -> web.Application:
-    """The emulator as an ``aiohttp.web.Application`` (BBRE routes plus ``/_emulator/*``)."""
+def build_app(
+    engine: Engine, *, mounts: Mapping[str, web.Application] | None = None
+) -> web.Application:
+    """The emulator as an ``aiohttp.web.Application`` (BBRE routes plus ``/_emulator/*``),
+    with each of ``mounts`` served under its prefix (the OrchestratorHQ API under ``/api``).
+    A mount adds one router entry under its own prefix: BBRE paths resolve as before."""
     app = web.Application()
     app[ENGINE_KEY] = engine
     for path, methods, endpoint, op, is_async in ROUTES:
@@ -128,5 +132,7 @@ def build_app(engine: Engine) -> web.Application:
         for method in methods:
             app.router.add_route(method, path, handler)
     add_admin_routes(app, engine)
+    for prefix, sub_app in (mounts or {}).items():
+        app.add_subapp(prefix, sub_app)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

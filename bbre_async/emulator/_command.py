@@ -1,7 +1,9 @@
 """``bbre-async emulator``: run the emulator from a shell until Ctrl-C or SIGTERM.
 
 The first line on stdout is the base URL and nothing else, so scripts can read it (useful with
-``--port 0``); everything else goes to stderr.
+``--port 0``); everything else goes to stderr. The same server answers OrchestratorHQ's API
+under ``/api`` (keys from ``--orchestrator-key``); the second stderr line shows its base URL
+and key.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from bbre_async.emulator._settings import (
     Faults,
     Latency,
 )
+from bbre_async.emulator.orchestrator._settings import OrchestratorSettings, OrgSpec
+
+DEFAULT_ORCHESTRATOR_KEY = "orch_test_key"
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -80,14 +85,20 @@ def build_settings(
     sweep_interval: float = 1.0,
     seed: int | None = None,
     admin_token: str | None = None,
+    orchestrator_keys: tuple[str, ...] = (),
 ) -> EmulatorSettings:
-    """Settings from command-line values; accounts are named ``account1``, ``account2``…"""
+    """Settings from command-line values; accounts are named ``account1``, ``account2``…
+    and OrchestratorHQ organisations ``org1``, ``org2``… (default key ``orch_test_key``)."""
     keys = [(k, "active") for k in api_keys or ("test-key",)]
     keys += [(k, "suspended") for k in suspended_keys]
     keys += [(k, "inactive") for k in inactive_keys]
     accounts = [
         AccountSpec(api_key=key, name=f"account{i}", status=status, balance=balance)
         for i, (key, status) in enumerate(keys, start=1)
+    ]
+    orgs = [
+        OrgSpec(api_key=key, name=f"org{i}")
+        for i, key in enumerate(orchestrator_keys or (DEFAULT_ORCHESTRATOR_KEY,), start=1)
     ]
     return EmulatorSettings(
         accounts=accounts,
@@ -97,6 +108,7 @@ def build_settings(
         sweep_interval=sweep_interval if sweep_interval > 0 else None,
         seed=seed,
         admin_token=admin_token,
+        orchestrator=OrchestratorSettings(orgs=orgs, seed=seed),
     )
 
 
@@ -119,6 +131,14 @@ async def serve(settings: EmulatorSettings, host: str, port: int) -> None:
             f"{settings.time_scale:g}; state at {url}/_emulator/state",
             err=True,
         )
+        if settings.orchestrator is not None:
+            orgs = settings.orchestrator.orgs
+            more = f" (+{len(orgs) - 1} more)" if len(orgs) > 1 else ""
+            click.echo(
+                f"OrchestratorHQ API on {emulator.orchestrator_url}; key "
+                f'{orgs[0].api_key}{more}; state under "orchestrator" at {url}/_emulator/state',
+                err=True,
+            )
         await stop.wait()
     finally:
         for sig in installed:
@@ -212,6 +232,14 @@ async def serve(settings: EmulatorSettings, host: str, port: int) -> None:
     type=float,
     help="Seconds between expiry sweeps; 0 disables the sweep.",
 )
+@click.option(
+    "--orchestrator-key",
+    "orchestrator_keys",
+    multiple=True,
+    metavar="KEY",
+    help="An OrchestratorHQ key (Bearer) the API under /api accepts (repeatable). "
+    "Default: orch_test_key.",
+)
 @click.option("--seed", default=None, type=int, help="Seed of the fault and jitter RNG.")
 @click.option(
     "--admin-token",
@@ -232,10 +260,15 @@ def emulator_command(
     latency: float,
     jitter: float,
     sweep_interval: float,
+    orchestrator_keys: tuple[str, ...],
     seed: int | None,
     admin_token: str | None,
 ) -> None:
-    """Serve the BBRE API locally: sessions, cap, clamp, billing, history, and faults."""
+    """Serve the BBRE API locally: sessions, cap, clamp, billing, history, and faults.
+
+    The same server serves OrchestratorHQ's session API under /api (Bearer keys from
+    --orchestrator-key), on the same clock and time scale.
+    """
     try:
         settings = build_settings(
             api_keys=api_keys,
@@ -249,6 +282,7 @@ def emulator_command(
             sweep_interval=sweep_interval,
             seed=seed,
             admin_token=admin_token,
+            orchestrator_keys=orchestrator_keys,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

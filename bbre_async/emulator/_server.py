@@ -2,6 +2,8 @@
 
 ``Emulator`` owns the engine, the aiohttp runner and the background expiry sweep; everything a
 test wants to steer at runtime (faults, latency, scripted targets, accounts) is a method here.
+The same server serves OrchestratorHQ's session API under ``/api`` (see
+``EmulatorSettings.orchestrator``); ``emu.orchestrator`` steers and observes that one.
 """
 
 from __future__ import annotations
@@ -10,17 +12,27 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from aiohttp import web
 
 from bbre_async.emulator._app import build_app
 from bbre_async.emulator._clock import Clock, SystemClock
-from bbre_async.emulator._engine import Engine
 from bbre_async.emulator._settings import AccountSpec, EmulatorSettings, FaultKind, Faults, Latency
-from bbre_async.emulator._state import EmulatorState
 from bbre_async.emulator._targets import ScriptHandle, TargetRule
+from bbre_async.emulator.orchestrator._engine import OrchestratorEngine
+from bbre_async.emulator.orchestrator._mount import (
+    MOUNT_PREFIX,
+    CombinedState,
+    MountedEngine,
+    orchestrator_app,
+    orchestrator_handle,
+)
+from bbre_async.emulator.orchestrator._state import OrchestratorState
+
+if TYPE_CHECKING:
+    from bbre_async.emulator.orchestrator._server import OrchestratorEmulator
 
 log = logging.getLogger("bbre_async.emulator")
 
@@ -30,6 +42,10 @@ class Emulator:
 
     Most code uses ``running_emulator()`` instead, which starts and stops it. The emulator is
     single-threaded asyncio: call its methods from the event loop that runs it.
+
+    Unless ``settings.orchestrator`` is ``None`` it also serves OrchestratorHQ's API at
+    ``orchestrator_url`` (``base_url + "/api"``, Bearer key ``orchestrator_key``), on the
+    same clock and time scale: ``emu.orchestrator`` is its handle (state, faults, credits).
     """
 
     def __init__(
@@ -37,8 +53,16 @@ class Emulator:
     ) -> None:
         self.settings = settings if settings is not None else EmulatorSettings()
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.engine = Engine(self.settings, self.clock)
-        self.app = build_app(self.engine)
+        mounted = orchestrator_app(self.settings, self.clock)
+        self.orchestrator_app: web.Application | None = None
+        self.orchestrator_engine: OrchestratorEngine | None = None
+        if mounted is not None:
+            self.orchestrator_app, self.orchestrator_engine = mounted
+        self.engine = MountedEngine(self.settings, self.clock, self.orchestrator_engine)
+        mounts = None
+        if self.orchestrator_app is not None:
+            mounts = {MOUNT_PREFIX: self.orchestrator_app}
+        self.app = build_app(self.engine, mounts=mounts)
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._base_url: str | None = None
@@ -114,11 +138,45 @@ class Emulator:
         """The first account's API key (``test-key`` by default)."""
         return self.settings.accounts[0].api_key
 
+    # -- the mounted OrchestratorHQ API --------------------------------------------------------
+
+    def _orchestrator_engine(self) -> OrchestratorEngine:
+        if self.orchestrator_engine is None:
+            raise RuntimeError(
+                "this emulator serves no OrchestratorHQ API (EmulatorSettings.orchestrator is None)"
+            )
+        return self.orchestrator_engine
+
+    @property
+    def orchestrator_url(self) -> str:
+        """The OrchestratorHQ base URL once started: ``base_url + "/api"``."""
+        self._orchestrator_engine()
+        return self.base_url + MOUNT_PREFIX
+
+    @property
+    def orchestrator_key(self) -> str:
+        """The first organisation's OrchestratorHQ key (``orch_test_key`` by default)."""
+        return self._orchestrator_engine().settings.orgs[0].api_key
+
+    @property
+    def orchestrator(self) -> OrchestratorEmulator:
+        """The OrchestratorHQ API's handle once started: ``base_url``, ``api_key``,
+        ``state``, ``inject()``, ``set_credits()``, ``reset()``..."""
+        url = self.orchestrator_url  # raises when nothing is mounted or not started
+        assert self.orchestrator_app is not None
+        return orchestrator_handle(self.orchestrator_app, url)
+
+    @property
+    def orchestrator_state(self) -> OrchestratorState:
+        """A fresh snapshot of the OrchestratorHQ counters (also ``state.orchestrator``)."""
+        return self._orchestrator_engine().snapshot()
+
     # -- observation -----------------------------------------------------------------------
 
     @property
-    def state(self) -> EmulatorState:
-        """A fresh snapshot of the counters (the in-process ``/_emulator/state``)."""
+    def state(self) -> CombinedState:
+        """A fresh snapshot of the counters (the in-process ``/_emulator/state``), with the
+        OrchestratorHQ API's under ``orchestrator``."""
         return self.engine.snapshot()
 
     def sweep(self) -> int:
@@ -126,7 +184,8 @@ class Emulator:
         return self.engine.sweep()
 
     def reset(self) -> None:
-        """Forget sessions, tasks and counters; faults, latency, scripts back to the settings."""
+        """Forget sessions, tasks and counters; faults, latency, scripts back to the settings.
+        The OrchestratorHQ API is reset too."""
         self.engine.reset()
 
     # -- steering --------------------------------------------------------------------------

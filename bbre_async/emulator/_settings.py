@@ -16,6 +16,7 @@ from typing import Any, Literal
 import attrs
 
 from bbre_async.emulator._targets import TargetRule
+from bbre_async.emulator.orchestrator._settings import OrchestratorSettings
 
 MODES = ("passive", "adaptive")
 SENSIBILITIES = ("low", "medium", "high")
@@ -280,6 +281,10 @@ class EmulatorSettings:
     ``Emulator.sweep()`` instead). ``seed`` seeds the RNG behind faults and jitter.
     ``history_limit`` bounds the usage history kept per account (older rows are dropped).
     ``admin_token``, when set, is required on ``/_emulator/*``.
+
+    ``orchestrator`` configures the OrchestratorHQ API served under ``/api`` by the same
+    emulator (its organisations, ``orch_...`` keys, cap, credits); ``None`` serves BBRE alone.
+    It runs on this emulator's clock and ``time_scale``: leave its own ``time_scale`` unset.
     """
 
     accounts: tuple[AccountSpec, ...] = attrs.field(
@@ -307,6 +312,18 @@ class EmulatorSettings:
     seed: int | None = 0
     history_limit: int = attrs.field(default=50_000, validator=attrs.validators.ge(1))
     admin_token: str | None = attrs.field(default=None, repr=_mask)
+    orchestrator: OrchestratorSettings | None = attrs.field(
+        factory=OrchestratorSettings,
+        validator=attrs.validators.optional(attrs.validators.instance_of(OrchestratorSettings)),
+    )
+
+    def __attrs_post_init__(self) -> None:
+        mounted = self.orchestrator
+        if mounted is not None and mounted.time_scale not in (1.0, self.time_scale):
+            raise ValueError(
+                "the OrchestratorHQ API runs on the emulator's time_scale: set "
+                "EmulatorSettings.time_scale instead of OrchestratorSettings.time_scale"
+            )
 
     def scaled(self, emulated_seconds: float) -> float:
         """Clock seconds that ``emulated_seconds`` of API time take under ``time_scale``."""

@@ -5,6 +5,9 @@
   ``ManualClock`` and move time by hand.
 - ``bbre_emulator``: a running ``Emulator`` on a free loopback port, one per test.
 - ``bbre_client``: a ``bbre_async.BBREClient`` pointed at it with the first account's key.
+- ``orchestrator_client``: a ``bbre_async.orchestrator.OrchestratorClient`` pointed at the
+  same emulator's OrchestratorHQ API (``bbre_emulator.orchestrator_url``, ``.../api``) with
+  the first organisation's key; ``bbre_emulator.orchestrator`` observes and steers that API.
 
 The async fixtures need pytest-asyncio. The emulator is imported only when a fixture is used,
 so merely having ``bbre_async`` installed costs other test suites nothing.
@@ -68,4 +71,15 @@ async def bbre_client(bbre_emulator: Emulator) -> AsyncIterator[Any]:
     from bbre_async import BBREClient
 
     async with BBREClient(api_key=bbre_emulator.api_key, base_url=bbre_emulator.base_url) as client:
+        yield client
+
+
+@_async_fixture
+async def orchestrator_client(bbre_emulator: Emulator) -> AsyncIterator[Any]:
+    """An ``OrchestratorClient`` for the emulator's OrchestratorHQ API (first organisation)."""
+    from bbre_async.orchestrator import OrchestratorClient
+
+    async with OrchestratorClient(
+        api_key=bbre_emulator.orchestrator_key, base_url=bbre_emulator.orchestrator_url
+    ) as client:
         yield client

@@ -1,12 +1,39 @@
-"""OrchestratorHQ: browser sessions reachable over CDP and VNC, extendable in place.
+"""OrchestratorHQ: remote browser sessions reachable over CDP and VNC, extendable in place.
 
-    async with OrchestratorClient() as client:          # env: ORCHESTRATOR_API_KEY
+The client (key from ``api_key=`` or ``ORCHESTRATOR_API_KEY``, an ``orch_...`` Bearer key;
+base URL from ``base_url=`` or ``ORCHESTRATOR_BASE_URL``, default the vendor's ``.../api``)::
+
+    async with OrchestratorClient() as client:
         session = await client.sessions.create(session_name="scrape", duration="30m")
-        ...  # attach Playwright to session.cdp_url
+        browser = await playwright.chromium.connect_over_cdp(session.cdp_url)
+        ...
+        await client.sessions.extend(session.id, "30m")  # same browser, 30 more minutes
         await client.sessions.stop(session.id)
 
-``OrchestratorBackend`` puts the same sessions behind ``SessionPool``, which then renews idle
-sessions by extending them instead of replacing them.
+``client.sessions`` also lists (``list()``, lazily paged) and reads (``get()``) sessions;
+``client.system`` has ``status()`` and ``health()``. Durations are ``"<hours>h<minutes>m"``
+strings from 1 minute to 24 hours; a bad one fails before any request.
+
+Pooled, within the organisation's concurrency cap: ``SessionPool`` takes the client (it wraps
+it in ``OrchestratorBackend`` with the defaults) or a backend configured explicitly. Unlike a
+BBRE session, an idle OrchestratorHQ session is renewed by extending it, so a lease keeps the
+same browser (and its logins, pages and CDP endpoint) across renewals. A lease's ``cdp_url``
+is the DevTools URL to attach a browser driver to (Playwright is not a dependency)::
+
+    backend = OrchestratorBackend(client, duration="30m", account_cap=10)
+    async with SessionPool(backend, max_size=10) as pool:
+        async with pool.acquire() as lease:
+            browser = await playwright.chromium.connect_over_cdp(lease.cdp_url)
+            page = await browser.new_page()
+            ...
+
+``lease.handle`` is an ``OrchSessionHandle`` (``await lease.status()`` refreshes the details,
+including ``vnc_url``). Sessions take no HTTP requests through the pool: drive them over CDP.
+
+Locally, the emulator (``bbre_async.emulator.running_emulator()``, or ``bbre-async
+emulator``) serves this API under ``/api`` beside BBRE: point the client at
+``emu.base_url + "/api"`` with ``emu.orchestrator_key`` (``orch_test_key``). From a shell,
+``bbre-async --provider orchestrator sessions list|close|reap`` manage the sessions.
 """
 
 from bbre_async.orchestrator._backend import (

@@ -2,7 +2,15 @@
 
 A BBRE session cannot outlive its 300 s, so the pool replaces it; an OrchestratorHQ session can
 be extended, so the same browser (and whatever state it holds: logins, open pages, a CDP
-connection) stays with the pool for as long as it is wanted.
+connection) stays with the pool for as long as it is wanted::
+
+    async with OrchestratorClient() as client:
+        backend = OrchestratorBackend(client, duration="30m", account_cap=10)
+        async with SessionPool(backend, max_size=10) as pool:
+            async with pool.acquire() as lease:
+                ...  # lease.cdp_url, lease.expires_at (moves on with every extension)
+
+An extend that fails falls back to replacing the session, as for BBRE.
 """
 
 from __future__ import annotations
@@ -29,7 +37,10 @@ DEFAULT_ACCOUNT_CAP = 10
 
 class OrchSessionHandle:
     """A pooled OrchestratorHQ session, as ``lease.handle``: the details from create (or from
-    the last ``status()``), with ``cdp_url`` for attaching a browser driver.
+    the last ``status()``), with ``cdp_url`` for attaching a browser driver, which the lease
+    also exposes::
+
+        browser = await playwright.chromium.connect_over_cdp(lease.cdp_url)
 
     Details are a snapshot: after the pool extends the session, ``lease.expires_at`` is the
     current expiry while ``info.expires_at`` keeps the one last fetched.

@@ -833,7 +833,10 @@ class SessionPool:
             return False
         entry.expires_at = expires_at
         self._renewed(entry)
-        self._return_to_idle(entry)
+        if self._state == _OPEN:
+            self._return_to_idle(entry)
+        else:
+            self._retire(entry, "pool closing")
         return True
 
     def _back_to_idle_or_retire(self, entry: Entry) -> None:

@@ -84,11 +84,11 @@ def test_the_key_comes_from_the_environment(invoke: Invoke) -> None:
     assert result.stdout == "Balance: $100.00 USD\n"
 
 
-def test_orchestrator_is_not_available_yet(invoke: Invoke) -> None:
+def test_commands_orchestrator_does_not_offer_are_refused(invoke: Invoke) -> None:
     result = invoke("--provider", "orchestrator", "balance")
 
     assert result.exit_code == 2
-    assert "'orchestrator' provider is not available yet" in one_error_line(result.stderr)
+    assert "not offered by OrchestratorHQ" in one_error_line(result.stderr)
 
 
 def test_verbose_logs_go_to_stderr_without_the_key(server: EmulatorThread, invoke: Invoke) -> None:

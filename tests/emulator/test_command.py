@@ -55,6 +55,23 @@ def test_settings_from_flags() -> None:
     assert settings.time_scale == 50 and settings.latency.default == 0.05
     assert settings.sweep_interval is None
     assert build_settings(api_keys=()).accounts[0].api_key == "test-key"
+    mounted = settings.orchestrator
+    assert mounted is not None
+    assert [(o.name, o.api_key) for o in mounted.orgs] == [("org1", "orch_test_key")]
+
+
+def test_orchestrator_keys_from_flags() -> None:
+    settings = build_settings(api_keys=(), orchestrator_keys=("orch_a", "orch_b"), seed=3)
+    assert settings.orchestrator is not None
+    assert [(o.name, o.api_key) for o in settings.orchestrator.orgs] == [
+        ("org1", "orch_a"),
+        ("org2", "orch_b"),
+    ]
+    assert settings.orchestrator.seed == 3
+    result = CliRunner().invoke(
+        emulator_command, ["--orchestrator-key", "orch_a", "--orchestrator-key", "orch_a"]
+    )
+    assert result.exit_code == 2 and "share the same api_key" in result.output
 
 
 def test_usage_errors_exit_2() -> None:
@@ -103,6 +120,30 @@ async def test_the_command_serves_until_sigterm() -> None:
     finally:
         stderr = await _stop(process)
     assert "stopped" in stderr and "warning" not in stderr
+
+
+async def test_the_command_serves_orchestrator_hq_under_api() -> None:
+    process, url = await _start("--orchestrator-key", "orch_cli", "--time-scale", "60")
+    try:
+        assert "/api" not in url  # the first stdout line stays the BBRE base URL alone
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{url}/api/sessions",
+                json={"session_name": "cli", "duration": "1m"},
+                headers={"Authorization": "Bearer orch_cli"},
+            ) as response:
+                assert response.status == 201
+                session = await response.json()
+            assert session["cdp_url"].startswith("ws://")
+            async with http.get(f"{url}/_emulator/state") as response:
+                state = await response.json()
+            assert state["orchestrator"]["orgs"]["org1"]["created"] == 1
+            assert state["orchestrator"]["time_scale"] == 60
+    finally:
+        stderr = await _stop(process)
+    lines = stderr.splitlines()
+    assert lines[0].startswith(f"BBRE emulator on {url};")
+    assert lines[1].startswith(f"OrchestratorHQ API on {url}/api; key orch_cli;")
 
 
 async def test_binding_beyond_loopback_warns() -> None:

@@ -59,8 +59,11 @@ def test_the_emulator_imports_nothing_from_the_client_side() -> None:
                 for name in names
                 if name.split(".")[0] == "bbre_async" and not name.startswith("bbre_async.emulator")
             ]
-    # the one exception: the bbre_client fixture's lazy import of the client
-    assert outside == [("pytest_plugin.py", "bbre_async")]
+    # the exceptions: the client fixtures' lazy imports of the clients
+    assert outside == [
+        ("pytest_plugin.py", "bbre_async"),
+        ("pytest_plugin.py", "bbre_async.orchestrator"),
+    ]
 
 
 def test_defaults() -> None:

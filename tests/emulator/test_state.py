@@ -72,6 +72,7 @@ async def test_state_json_shape_and_counters(
         "faults",
         "lost_answers",
         "internal_errors",
+        "orchestrator",  # the OrchestratorHQ API served under /api
     }
     assert set(state["accounts"]) == {"default", "other", "suspended", "inactive"}
     default = state["accounts"]["default"]

@@ -9,6 +9,10 @@ compresses durations. Like the BBRE emulator it imports nothing from the client 
         ...  # OrchestratorClient(api_key=emu.api_key, base_url=emu.base_url)
 
 Mounted into another aiohttp app: ``root.add_subapp("/api", create_orchestrator_app(...))``.
+The BBRE emulator does exactly that by default (``EmulatorSettings.orchestrator``), so one
+``running_emulator()`` serves both APIs on one clock and time scale: ``emu.orchestrator_url``,
+``emu.orchestrator_key``, ``emu.orchestrator`` (this module's ``OrchestratorEmulator``
+handle) and ``"orchestrator"`` in ``GET /_emulator/state``.
 """
 
 from bbre_async.emulator.orchestrator._app import ORCHESTRATOR_ENGINE, create_orchestrator_app

@@ -8,6 +8,7 @@ expiry, runs the operation and renders the vendor's error shape.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -116,8 +117,12 @@ def _health(e: OrchestratorEngine, o: Org | None, r: web.Request, b: dict[str, A
     return e.health()
 
 
-def _admin_state(engine: OrchestratorEngine) -> Handler:
+def _admin_state(engine: OrchestratorEngine, token: str | None) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
+        if token is not None:
+            sent = request.headers.get("x-emulator-token", "")
+            if not hmac.compare_digest(sent.encode(), token.encode()):
+                return json_response({"error": "UNAUTHORIZED"}, 401)
         return json_response(engine.snapshot().to_json())
 
     return handle
@@ -128,10 +133,17 @@ async def _not_found(request: web.Request) -> web.StreamResponse:
 
 
 def create_orchestrator_app(
-    settings: OrchestratorSettings | None = None, clock: Clock | None = None
+    settings: OrchestratorSettings | None = None,
+    clock: Clock | None = None,
+    *,
+    admin_token: str | None = None,
 ) -> web.Application:
     """The OrchestratorHQ API (plus ``GET /_emulator/state``) as an application to mount
-    under ``/api``. Its engine is ``app[ORCHESTRATOR_ENGINE]``: state, faults, reset."""
+    under ``/api``. Its engine is ``app[ORCHESTRATOR_ENGINE]``: state, faults, reset.
+
+    ``admin_token``, when set, is required (header ``x-emulator-token``) on
+    ``/_emulator/state``, as on the BBRE emulator's admin routes.
+    """
     engine = OrchestratorEngine(settings or OrchestratorSettings(), clock or SystemClock())
     app = web.Application()
     app[ORCHESTRATOR_ENGINE] = engine
@@ -143,6 +155,6 @@ def create_orchestrator_app(
     router.add_delete("/sessions/{session_id}", _route(engine, "sessions/stop", _stop))
     router.add_get("/status", _route(engine, "status", _status))
     router.add_get("/health", _route(engine, "health", _health, auth=False))
-    router.add_get("/_emulator/state", _admin_state(engine))
+    router.add_get("/_emulator/state", _admin_state(engine, admin_token))
     router.add_route("*", "/{tail:.*}", _not_found)
     return app

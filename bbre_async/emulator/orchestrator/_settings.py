@@ -66,7 +66,7 @@ def _check_orgs(instance: Any, attribute: attrs.Attribute[Any], value: tuple[Org
     for field in ("api_key", "name", "organization_id"):
         seen = [getattr(org, field) for org in value]
         if len(set(seen)) != len(seen):
-            raise ValueError(f"two organisations share a {field}")
+            raise ValueError(f"two organisations share the same {field}")
 
 
 @attrs.frozen(kw_only=True)

@@ -7,6 +7,7 @@ server keeps running. Times are epoch seconds on the emulator's clock.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -21,9 +22,10 @@ def iso(moment: float) -> str:
     """Epoch seconds as a UTC ISO-8601 string with milliseconds (``...T10:30:00.250Z``).
 
     The vendor's samples show whole seconds; milliseconds keep short, time-scaled lives exact
-    and are still plain ISO-8601.
+    and are still plain ISO-8601. The milliseconds are truncated, never rounded up, so an
+    ``expires_at`` read by a client is never later than the moment the session really ends.
     """
-    ms = round(moment * 1000)
+    ms = math.floor(moment * 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 

@@ -1,0 +1,246 @@
+"""The pool's invariants under both renewal strategies, one parametrized set of tests.
+
+``replace`` is the in-memory fake as it is (BBRE's way: a session cannot outlive its life, so
+an idle one is replaced by a successor); ``extend`` is the same fake with an in-place
+``extend`` (OrchestratorHQ's way: the same session lives on). Every test runs once per
+strategy, on the manual clock, and waits on conditions, never on wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import deque
+
+import pytest
+
+from bbre_async import SessionNotFoundError
+from bbre_async.pool import SessionPool
+
+from .conftest import PoolFactory
+from .fakes import FakeBackend, ManualClock, settle, until
+from .test_cancellation import check_invariants, scenario
+
+STRATEGIES = ("replace", "extend")
+
+
+class ExtendingBackend(FakeBackend):
+    """The fake server with OrchestratorHQ's renewal: ``extend`` adds time to a running
+    session (``active[sid]`` moves later) and answers the new expiry."""
+
+    name = "fake-extend"
+    supports_extend = True
+
+    def __init__(self, clock: ManualClock, *, life: float = 300.0, account_cap: int = 10) -> None:
+        super().__init__(clock, life=life, account_cap=account_cap)
+        self.extends = 0
+        self.extend_gate: asyncio.Event | None = None
+        self.extend_failures: deque[BaseException] = deque()
+
+    async def extend(self, session_id: str, seconds: float) -> float:
+        if self.extend_gate is not None:
+            await self.extend_gate.wait()
+        else:
+            await asyncio.sleep(0)
+        self._expire()
+        self.calls.append(("extend", session_id))
+        if self.extend_failures:
+            raise self.extend_failures.popleft()
+        if session_id not in self.active:
+            raise SessionNotFoundError("not running", code="SESSION_NOT_FOUND", status=404)
+        self.active[session_id] += seconds
+        self.extends += 1
+        return self.active[session_id]
+
+
+@pytest.fixture(params=STRATEGIES)
+def strategy(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def backend(strategy: str, clock: ManualClock) -> FakeBackend:
+    """Overrides the package fixture: ``make_pool`` builds its pools on this one."""
+    return ExtendingBackend(clock) if strategy == "extend" else FakeBackend(clock)
+
+
+async def drive(clock: ManualClock, seconds: float, step: float, rounds: int = 10) -> None:
+    """Move the clock ``seconds`` forward in ``step``s, letting every task run in between."""
+    for _ in range(round(seconds / step)):
+        clock.advance(step)
+        await settle(rounds)
+
+
+async def test_the_cap_holds_under_many_tasks_across_lives(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
+) -> None:
+    async with make_pool(max_size=10, acquire_timeout=60, idle_timeout=None) as pool:
+        leased_peak = 0
+        failures: list[BaseException] = []
+
+        async def work(n: int) -> None:
+            nonlocal leased_peak
+            for i in range(6):
+                async with pool.acquire() as lease:
+                    leased_peak = max(leased_peak, pool.stats().leased)
+                    try:
+                        await lease.get(f"https://t.test/{n}/{i}")
+                    except Exception as error:
+                        failures.append(error)
+                await clock.sleep(60)  # six turns: longer than one 300 s life
+
+        tasks = [asyncio.create_task(work(n)) for n in range(200)]
+        while not all(task.done() for task in tasks):
+            clock.advance(5)
+            await settle(20)
+            check_invariants(pool, backend)
+            assert backend.peak_active <= 10
+        await asyncio.gather(*tasks)
+        assert failures == []
+        assert backend.requests == 1200 and backend.requests_on_dead == 0
+        assert leased_peak == 10 and backend.overlaps == 0
+        assert pool.stats().renewed >= 1  # the run outlived a session life
+    assert backend.active == {}
+
+
+async def test_waiters_are_served_in_order_across_renewals(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
+) -> None:
+    async with make_pool(max_size=1, acquire_timeout=60, idle_timeout=None) as pool:
+        holder = await pool.acquire()
+        order: list[int] = []
+
+        async def wait(n: int) -> None:
+            async with pool.acquire() as lease:
+                order.append(n)
+                await lease.get(f"https://t.test/{n}")
+                await clock.sleep(20)  # 20 turns x 20 s: longer than one 300 s life
+
+        tasks = []
+        for n in range(20):
+            tasks.append(asyncio.create_task(wait(n)))
+            await settle(3)
+        await holder.release()
+        while not all(task.done() for task in tasks):
+            await drive(clock, 5, 5)
+        await asyncio.gather(*tasks)
+        assert order == list(range(20))
+        assert pool.stats().renewed >= 1
+        assert backend.requests_on_dead == 0 and pool.stats().failed_requests == 0
+
+
+async def test_long_run_renews_without_a_failed_request(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock, strategy: str
+) -> None:
+    size = 4
+    async with make_pool(max_size=size, renew_margin=30, idle_timeout=None) as pool:
+        failures = 0
+        stop = asyncio.Event()
+
+        async def worker(n: int) -> None:
+            nonlocal failures
+            while not stop.is_set():
+                async with pool.acquire() as lease:
+                    try:
+                        await lease.get(f"https://t.test/{n}")
+                    except Exception:
+                        failures += 1
+                await asyncio.sleep(0)
+
+        tasks = [asyncio.create_task(worker(n)) for n in range(3 * size)]
+        await drive(clock, 3000, 10)  # ten session lives
+        stop.set()
+        await asyncio.gather(*tasks)
+        stats = pool.stats()
+        check_invariants(pool, backend)
+        assert failures == 0 and stats.failed_requests == 0
+        assert backend.requests_on_dead == 0 and backend.overlaps == 0
+        assert backend.peak_active <= size
+        assert stats.renewed >= 2 * size
+        if strategy == "extend":
+            assert isinstance(backend, ExtendingBackend)
+            # Renewal by extension only: the first sessions are the only ones, ever.
+            assert stats.created == len(backend.creates()) == size
+            assert backend.closes() == [] and stats.retired == 0
+            assert backend.extends == stats.renewed
+        else:
+            assert stats.created >= size + stats.renewed - size  # successors were made
+            assert len(backend.closes()) >= stats.renewed - size
+    assert backend.active == {}
+
+
+async def test_a_failing_extend_falls_back_to_a_replacement(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock, strategy: str
+) -> None:
+    if isinstance(backend, ExtendingBackend):
+        backend.extend_failures.append(SessionNotFoundError("gone", code="SESSION_NOT_FOUND"))
+    async with make_pool(max_size=2, renew_margin=30, renew_stagger=0, idle_timeout=None) as pool:
+        async with pool.acquire() as lease:
+            first = lease.id
+        clock.advance(275)
+        await until(lambda: pool.stats().renewed == 1)
+        await until(lambda: first in backend.closes())
+        async with pool.acquire() as lease:
+            assert lease.id != first and lease.remaining() > 290
+        check_invariants(pool, backend)
+    assert backend.active == {}
+
+
+async def test_cancellation_at_random_points_leaks_nothing(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
+) -> None:
+    rng = random.Random(20240615)
+    async with make_pool(max_size=3, renew_margin=30, idle_timeout=None) as pool:
+        for n in range(60):
+            runners = [
+                asyncio.create_task(scenario(pool, 1000 * n + k)) for k in range(rng.randint(1, 6))
+            ]
+            await settle(rng.randint(0, 12))
+            victim = rng.choice(runners)
+            victim.cancel()
+            clock.advance(rng.choice((0, 0, 7, 45)))  # some rounds land mid-renewal
+            await settle(40)
+            results = await asyncio.gather(*runners, return_exceptions=True)
+            for result in results:
+                assert result is None or isinstance(result, asyncio.CancelledError), result
+            check_invariants(pool, backend)
+        await settle()
+        assert pool.stats().leased == 0
+        async with pool.acquire() as lease:  # still fully usable
+            await lease.get("https://t.test/after")
+        assert pool.stats().renewed >= 1
+    assert backend.active == {}
+    assert backend.overlaps == 0 and backend.requests_on_dead == 0
+
+
+async def test_shutdown_during_a_renewal_leaves_nothing_active(
+    make_pool: PoolFactory,
+    backend: FakeBackend,
+    clock: ManualClock,
+    strategy: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    pool: SessionPool = make_pool(
+        max_size=3, renew_margin=30, renew_stagger=0, idle_timeout=None, close_timeout=0.5
+    )
+    await pool.open()
+    leases = [await pool.acquire() for _ in range(3)]
+    held = leases.pop()
+    for lease in leases:
+        await lease.release()
+    gate = asyncio.Event()
+    if isinstance(backend, ExtendingBackend):
+        backend.extend_gate = gate
+    else:
+        backend.create_gate = gate
+    clock.advance(275)  # the idle ones are due: their renewals block on the gate
+    await until(lambda: pool.stats().idle == 0)
+    closing = asyncio.create_task(pool.aclose(timeout=0))
+    await settle()
+    gate.set()
+    summary = await closing
+    assert summary.failed == []
+    assert backend.active == {}
+    assert pool.session_ids() == []
+    with pytest.raises(Exception, match="closed"):
+        await held.get("https://t.test/late")

@@ -28,7 +28,7 @@ from bbre_async.orchestrator._duration import (
     parse_duration,
 )
 from bbre_async.orchestrator._models import OrchSession
-from bbre_async.pool._backend import ActiveSession, RemoteSession
+from bbre_async.pool._backend import ActiveSession, RemoteSession, collect_active
 
 #: The vendor documents an organisation concurrency cap (``429 SESSION_LIMIT_EXCEEDED``) but
 #: not its size; this default is a guess to be replaced by the plan's real number.
@@ -138,16 +138,7 @@ class OrchestratorBackend:
         return info.is_active and alive, expires
 
     async def list_active(self) -> list[ActiveSession]:
-        rows: list[ActiveSession] = []
-        async for info in self.client.sessions.list(status="active", page_size=100):
-            rows.append(
-                ActiveSession(
-                    id=info.id,
-                    created_at=info.created_at.timestamp() if info.created_at else None,
-                    expires_at=info.expires_at.timestamp() if info.expires_at else None,
-                )
-            )
-        return rows
+        return await collect_active(self.client.sessions.list(status="active", page_size=100))
 
     async def extend(self, session_id: str, seconds: float) -> float:
         """Extend by at least the life each session was granted (``duration``).

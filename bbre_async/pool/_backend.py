@@ -6,6 +6,8 @@ by extending it in place, and both sit behind this one seam.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -29,6 +31,20 @@ class ActiveSession:
     id: str
     created_at: float | None
     expires_at: float | None
+
+    @classmethod
+    def of(cls, info: Any) -> ActiveSession:
+        """From any vendor's session model (``id``, aware ``created_at``/``expires_at``)."""
+        return cls(id=info.id, created_at=epoch(info.created_at), expires_at=epoch(info.expires_at))
+
+
+def epoch(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+async def collect_active(rows: AsyncIterator[Any]) -> list[ActiveSession]:
+    """Drain a vendor's active-session listing into ``ActiveSession`` rows."""
+    return [ActiveSession.of(info) async for info in rows]
 
 
 @runtime_checkable

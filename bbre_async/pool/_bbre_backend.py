@@ -10,7 +10,7 @@ from bbre_async._client import BBREClient
 from bbre_async._models import SessionInfo
 from bbre_async._request_body import MODES, SENSIBILITIES, check_choice
 from bbre_async._resources.sessions import MAX_LIFE, MAX_TIMEOUT, MIN_TIMEOUT
-from bbre_async.pool._backend import ActiveSession, RemoteSession
+from bbre_async.pool._backend import ActiveSession, RemoteSession, collect_active
 
 BBRE_ACCOUNT_CAP = 10
 
@@ -74,16 +74,7 @@ class BBREBackend:
         return info.is_active, expires
 
     async def list_active(self) -> list[ActiveSession]:
-        rows: list[ActiveSession] = []
-        async for info in self.client.account.sessions(status="active", page_size=100):
-            rows.append(
-                ActiveSession(
-                    id=info.id,
-                    created_at=info.created_at.timestamp() if info.created_at else None,
-                    expires_at=info.expires_at.timestamp() if info.expires_at else None,
-                )
-            )
-        return rows
+        return await collect_active(self.client.account.sessions(status="active", page_size=100))
 
     async def extend(self, session_id: str, seconds: float) -> float:
         raise NotImplementedError("BBRE sessions cannot be extended; the pool replaces them")

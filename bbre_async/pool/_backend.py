@@ -31,11 +31,21 @@ class ActiveSession:
     id: str
     created_at: float | None
     expires_at: float | None
+    request_count: int | None = None  # a session someone uses is not a lost create's
 
     @classmethod
     def of(cls, info: Any) -> ActiveSession:
         """From any vendor's session model (``id``, aware ``created_at``/``expires_at``)."""
-        return cls(id=info.id, created_at=epoch(info.created_at), expires_at=epoch(info.expires_at))
+        return cls(
+            id=info.id,
+            created_at=epoch(info.created_at),
+            expires_at=epoch(info.expires_at),
+            request_count=getattr(info, "request_count", None),
+        )
+
+    @property
+    def unused(self) -> bool:
+        return not self.request_count
 
 
 def epoch(moment: datetime | None) -> float | None:

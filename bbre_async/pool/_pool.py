@@ -61,6 +61,9 @@ from bbre_async.pool._stats import CostModel, PoolStats, ShutdownSummary, WaitSa
 logger = logging.getLogger("bbre_async.pool")
 
 _DEFAULT: Any = object()
+# No session of either vendor the pool drives outlives this; an unresolved lost create is
+# settled by then whatever the listing says.
+MAX_SESSION_LIFE = 300.0
 _NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
 
 
@@ -143,6 +146,7 @@ class SessionPool:
         self._leased = 0
         self._capacity = self.config.max_size
         self._foreign = 0
+        self._unresolved = 0  # lost creates that may exist: their slots stay reserved
         self._generation = 0
         self._consecutive_failures = 0
         self._last_create_error: BBREError | None = None
@@ -553,8 +557,13 @@ class SessionPool:
                 if not error.outcome_unknown:
                     raise
                 logger.warning("create outcome unknown (%s); reconciling", error)
-                found = await self._reconciler.find_lost_create(asked_at)
+                found, ambiguous = await self._reconciler.find_lost_create(asked_at)
                 if found is None:
+                    if ambiguous:
+                        # The session may exist: keep its slot until that is settled.
+                        self._hold_unresolved(grant, intent, asked_at)
+                        grant = intent = None
+                        self._slots_used += 1  # _undo_create below gives one back
                     raise
                 remote = found
                 self._counters["adopted"] += 1
@@ -624,6 +633,30 @@ class SessionPool:
         if intent is not None and not (isinstance(error, BBREError) and error.outcome_unknown):
             self._spawn_or_run(self.coordinator.ledger.remove(intent.intent_id))
         self._dispatch()
+
+    def _hold_unresolved(self, grant: SlotGrant, intent: LedgerEntry, asked_at: float) -> None:
+        self._unresolved += 1
+        deadline = asked_at + MAX_SESSION_LIFE
+        self._spawn(self._settle_unresolved, grant, intent, asked_at, deadline)
+
+    async def _settle_unresolved(
+        self, grant: SlotGrant, intent: LedgerEntry, asked_at: float, deadline: float
+    ) -> None:
+        resolved = False
+        try:
+            resolved = await self._reconciler.resolve_unknown(asked_at, deadline=deadline)
+        finally:
+            self._unresolved -= 1
+            self._slots_used -= 1
+            with anyio.CancelScope(shield=True), anyio.move_on_after(self.config.close_timeout):
+                if resolved:  # otherwise the row stays for the next start's reaper
+                    await self._ledger_call(self.coordinator.ledger.remove(intent.intent_id))
+                try:
+                    await self.coordinator.release_slot(grant)
+                except (CoordinatorUnavailableError, OSError) as error:
+                    logger.warning("releasing a slot failed: %s", error)
+            self._settled.set()
+            self._dispatch()
 
     def _spawn_or_run(self, coro: Coroutine[Any, Any, None]) -> None:
         async def run() -> None:
@@ -979,6 +1012,7 @@ class SessionPool:
             idle=len(self._idle),
             leased=self._leased,
             creating=self._creating,
+            unresolved=self._unresolved,
             closing=self._closing,
             waiters=sum(1 for w in self._waiters if not w.future.done()),
             created=counters["created"],

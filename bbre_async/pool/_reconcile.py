@@ -12,7 +12,6 @@ Three jobs:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -66,31 +65,67 @@ class Reconciler:
             close_timeout=pool.config.close_timeout,
         )
 
-    async def find_lost_create(self, asked_at: float) -> RemoteSession | None:
-        """The session a lost create made, if the listing shows one nobody accounts for."""
+    async def lost_create_candidates(self, asked_at: float) -> list[ActiveSession] | None:
+        """Unused active sessions no ledger accounts for, created around ``asked_at``
+        (``None`` when the listing could not be read)."""
         pool = self._pool
+        try:
+            active = await pool.backend.list_active()
+            entries = await pool.coordinator.ledger.entries()
+        except (BBREError, CoordinatorUnavailableError) as error:
+            logger.warning("listing for a lost create failed: %s", error)
+            return None
+        known = set(pool.session_ids()) | {e.session_id for e in entries if e.session_id}
+        latest = asked_at + CLOCK_SKEW + LOST_CREATE_WINDOW
+        return [
+            row
+            for row in active
+            if row.id not in known
+            and row.unused
+            and row.created_at is not None
+            and asked_at - CLOCK_SKEW <= row.created_at <= latest
+        ]
+
+    async def find_lost_create(self, asked_at: float) -> tuple[RemoteSession | None, bool]:
+        """The session a lost create made, when the listing shows exactly one candidate.
+
+        Returns ``(session, ambiguous)``: several candidates (another program created one in
+        the same instant) are ambiguous, and adopting the wrong one would take someone else's
+        session, so none is adopted and the caller keeps the slot until it is resolved.
+        """
+        ambiguous = False
         for delay in LOST_CREATE_LOOKS:
             if delay:
-                await asyncio.sleep(delay)
-            try:
-                active = await pool.backend.list_active()
-                entries = await pool.coordinator.ledger.entries()
-            except (BBREError, CoordinatorUnavailableError) as error:
-                logger.warning("listing for a lost create failed: %s", error)
+                await self._pool.clock.sleep(delay)
+            candidates = await self.lost_create_candidates(asked_at)
+            if candidates is None:
+                ambiguous = True  # could not look: as good as not knowing
                 continue
-            known = set(pool.session_ids()) | {e.session_id for e in entries if e.session_id}
-            candidates = [
-                row
-                for row in active
-                if row.id not in known
-                and row.created_at is not None
-                and asked_at - CLOCK_SKEW <= row.created_at <= pool.clock.now() + CLOCK_SKEW
-            ]
-            if candidates:
-                best = min(candidates, key=lambda row: abs((row.created_at or 0.0) - asked_at))
-                logger.info("found the session of a lost create: %s", best.id)
-                return pool.backend.adopt(best)
-        return None
+            if len(candidates) == 1:
+                logger.info("found the session of a lost create: %s", candidates[0].id)
+                return self._pool.backend.adopt(candidates[0]), False
+            ambiguous = len(candidates) > 1
+        return None, ambiguous
+
+    async def resolve_unknown(self, asked_at: float, *, deadline: float) -> bool:
+        """Watch an ambiguous lost create until exactly one candidate remains (close it) or
+        none does; True once resolved. Candidates that get used belong to someone else."""
+        pool = self._pool
+        delay = 1.0
+        while pool.clock.now() < deadline:
+            candidates = await self.lost_create_candidates(asked_at)
+            if candidates is not None and len(candidates) <= 1:
+                if candidates:
+                    await close_all(
+                        pool.backend, [candidates[0].id], close_timeout=pool.config.close_timeout
+                    )
+                    logger.warning(
+                        "closed %s, the session of an earlier lost create", candidates[0].id
+                    )
+                return True
+            await pool.clock.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        return True  # past any session's life: nothing of it can still hold a slot
 
     async def periodic(self) -> None:
         """Reap dead owners, close this pool's leaked lost creates, count foreign sessions."""

@@ -34,6 +34,7 @@ class PoolStats:
     idle: int
     leased: int
     creating: int
+    unresolved: int  # lost creates whose session may exist: their slots stay reserved
     closing: int
     waiters: int
     created: int

@@ -119,6 +119,7 @@ class FakeBackend:
         self.sent_cookies: list[tuple[str, dict[str, str]]] = []
         self.statuses: dict[str, int] = {}
         self.foreign: set[str] = set()
+        self.lost_ids: set[str] = set()  # created, but the answer never reached the pool
 
     def status_for(self, url: str) -> int:
         return next((code for part, code in self.statuses.items() if part in url), 200)
@@ -161,6 +162,7 @@ class FakeBackend:
         self.peak_active = max(self.peak_active, len(self.active))
         if self.lose_next_answers:
             self.lose_next_answers -= 1
+            self.lost_ids.add(sid)
             from bbre_async import APIConnectionError
 
             raise APIConnectionError("connection lost", outcome_unknown=True)

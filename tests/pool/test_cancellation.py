@@ -15,7 +15,9 @@ from .fakes import FakeBackend, settle
 def check_invariants(pool: SessionPool, backend: FakeBackend) -> None:
     stats = pool.stats()
     live = len(pool.session_ids())
-    assert stats.size == live + stats.creating  # every reservation is a session or a create
+    assert (
+        stats.size == live + stats.creating + stats.unresolved
+    )  # every reservation is a session or a create
     assert stats.size <= pool.config.max_size
     assert len(backend.active) <= pool.config.max_size
     assert stats.leased == sum(1 for e in pool._entries.values() if e.state.value == "leased")

@@ -1,0 +1,1 @@
+"""Benchmarks of bbre_async against its emulator: ``python -m benchmarks [--quick]``."""

@@ -8,6 +8,7 @@ line. Redirects are not followed, so an API key never travels to another host.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import ssl
@@ -107,6 +108,19 @@ class Transport:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._closed = False
+        # Unique per process and per call, without a uuid4 on the hot path.
+        self._id_prefix = f"req_{uuid.uuid4().hex[:12]}_"
+        self._ids = itertools.count(1)
+        self._timeouts_cache: dict[Timeouts, aiohttp.ClientTimeout] = {}
+
+    def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        cached = self._timeouts_cache.get(timeouts)
+        if cached is None:
+            cached = aiohttp.ClientTimeout(
+                total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
+            )
+            self._timeouts_cache[timeouts] = cached
+        return cached
 
     @property
     def redact(self) -> Redactor:
@@ -147,7 +161,7 @@ class Transport:
         limit_at = started + deadline if deadline is not None else None
         attempt = 0
         while True:
-            request_id = f"req_{uuid.uuid4().hex}"
+            request_id = f"{self._id_prefix}{next(self._ids):x}"
             try:
                 return await self._attempt(
                     method, path, json, params, request_id, timeouts or self.timeouts, limit_at
@@ -190,11 +204,13 @@ class Transport:
         limit_at: float | None,
     ) -> dict[str, Any]:
         total = timeouts.total
-        if limit_at is not None:
+        if limit_at is None:
+            client_timeout = self._client_timeout(timeouts)
+        else:
             total = min(total, max(0.001, limit_at - time.monotonic()))
-        client_timeout = aiohttp.ClientTimeout(
-            total=total, sock_connect=timeouts.connect, sock_read=timeouts.read
-        )
+            client_timeout = aiohttp.ClientTimeout(
+                total=total, sock_connect=timeouts.connect, sock_read=timeouts.read
+            )
         headers = {**self._headers, "x-request-id": request_id}
         if body is not None:
             # Only with a body: some servers reject a JSON content type on an empty GET/DELETE.

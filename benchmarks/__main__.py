@@ -24,6 +24,7 @@ from benchmarks._runner import Result, crashed
 SCENARIOS = {
     "overhead": "benchmarks.scenario_overhead",
     "utilization": "benchmarks.scenario_utilization",
+    "backends": "benchmarks.scenario_backends",
     "docs_pattern": "benchmarks.scenario_docs_pattern",
     "acquire": "benchmarks.scenario_acquire",
     "renewal": "benchmarks.scenario_renewal",

@@ -1,0 +1,219 @@
+"""Faults at the socket boundary, with real loopback sockets and tiny raw servers.
+
+Each fault must reach the caller as its typed error (``APIConnectionError`` or its subclass
+``APITimeoutError``), chained to the cause, within the configured time, and leave the client
+usable. Elapsed bounds are generous: they catch "waits for ever", not "a bit slow".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.abc import AbstractResolver
+
+from bbre_async import APIConnectionError, APITimeoutError, BBREClient, BBREError
+from bbre_async._transport import Timeouts
+
+from .conftest import (
+    RawServer,
+    fd_count,
+    http_answer,
+    read_request,
+    settle_resources,
+    task_count,
+)
+
+KEY = "test-key-boundary"
+
+
+async def timed(call: Awaitable[Any]) -> tuple[BaseException | None, float]:
+    started = time.monotonic()
+    try:
+        await call
+    except BaseException as error:  # what the caller sees, checked by the test
+        return error, time.monotonic() - started
+    return None, time.monotonic() - started
+
+
+def free_closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def assert_typed(error: BaseException | None, cls: type[BBREError]) -> BBREError:
+    assert isinstance(error, cls), f"expected {cls.__name__}, got {error!r}"
+    assert error.request_id and error.request_id.startswith("req_")
+    # Chained to what really happened, and nothing of aiohttp's escapes unwrapped.
+    assert isinstance(error.__cause__, Exception) and not isinstance(error.__cause__, BBREError)
+    return error
+
+
+@pytest.fixture(autouse=True)
+async def no_leaks() -> Any:
+    tasks, fds = task_count(), fd_count()
+    yield
+    left = await settle_resources(tasks, fds)
+    assert left[0] <= tasks and left[1] <= fds, f"leaked tasks/fds: {left} vs {(tasks, fds)}"
+
+
+async def test_connection_refused() -> None:
+    port = free_closed_port()
+    async with BBREClient(api_key=KEY, base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
+        error, elapsed = await timed(client.account.balance())
+    error = assert_typed(error, APIConnectionError)
+    assert not isinstance(error, APITimeoutError)
+    assert "cannot connect" in str(error)
+    assert elapsed < 5  # two retries with sub-second backoff, no timeouts involved
+
+
+async def reset_mid_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+    )
+    writer.write(b'{"success": true, "bal')
+    await writer.drain()
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()  # RST, not FIN
+
+
+async def test_reset_mid_body() -> None:
+    async with RawServer(reset_mid_body) as server:
+        async with BBREClient(api_key=KEY, base_url=server.url, timeout=2) as client:
+            error, elapsed = await timed(client.account.balance())
+            assert_typed(error, APIConnectionError)
+            assert server.connections == 3  # a safe read is retried (max_retries=2)
+            # A create is not replayed once it may have arrived: one attempt, outcome unknown.
+            error, _ = await timed(client.sessions.create())
+            error = assert_typed(error, APIConnectionError)
+            assert error.outcome_unknown
+            assert server.connections == 4
+    assert elapsed < 5
+
+
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    await asyncio.Event().wait()  # accepts, reads, never answers (until the server stops)
+
+
+async def test_a_server_that_never_answers_times_out() -> None:
+    async with RawServer(silent) as server:
+        async with BBREClient(
+            api_key=KEY, base_url=server.url, timeout=0.5, max_retries=0
+        ) as client:
+            error, elapsed = await timed(client.account.balance())
+    error = assert_typed(error, APITimeoutError)
+    assert 0.4 < elapsed < 3, elapsed
+
+
+async def test_retries_never_overrun_the_callers_deadline() -> None:
+    async with RawServer(silent) as server:
+        async with BBREClient(api_key=KEY, base_url=server.url, timeout=0.3) as client:
+            error, elapsed = await timed(client.sessions.status("s1", deadline=0.8))
+    assert_typed(error, APITimeoutError)
+    assert elapsed < 2.5, elapsed
+
+
+async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    body = b'{"success": true, "balance": 1.0, "pad": "' + b"x" * 200 + b'"}'
+    writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+    for byte in body:
+        writer.write(bytes([byte]))
+        await writer.drain()
+        await asyncio.sleep(0.1)  # a fault server may sleep: one byte every 100 ms
+
+
+async def test_a_slow_drip_body_is_bounded_by_the_total_timeout() -> None:
+    """Each byte comes well within the read timeout; only the total limit can stop it."""
+    async with RawServer(drip) as server:
+        timeouts = Timeouts(connect=1.0, read=1.0, total=0.8)
+        async with BBREClient(
+            api_key=KEY, base_url=server.url, timeout=timeouts, max_retries=0
+        ) as client:
+            error, elapsed = await timed(client.account.balance())
+    assert_typed(error, APITimeoutError)
+    assert 0.6 < elapsed < 3, elapsed
+
+
+class NoSuchHost(AbstractResolver):
+    """Resolves nothing, the way the system resolver fails for ``*.invalid`` (no query is
+    sent: this sandbox's resolver is not on loopback)."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[Any]:
+        raise OSError(socket.EAI_NONAME, f"Name or service not known: {host}")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_dns_failure() -> None:
+    connector = aiohttp.TCPConnector(resolver=NoSuchHost())
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async with BBREClient(
+            api_key=KEY, base_url="http://bbre.invalid", session=session, timeout=2
+        ) as client:
+            error, elapsed = await timed(client.account.balance())
+    error = assert_typed(error, APIConnectionError)
+    assert not isinstance(error, APITimeoutError)
+    assert "bbre.invalid" in str(error)
+    assert elapsed < 5
+
+
+async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(1024)  # a TLS ClientHello, read as if it were HTTP
+    writer.write(http_answer(400, b"plain HTTP server"))
+    await writer.drain()
+
+
+async def test_https_to_a_plain_tcp_server_is_a_tls_error() -> None:
+    async with RawServer(plain_http) as server:
+        url = f"https://127.0.0.1:{server.port}"
+        async with BBREClient(api_key=KEY, base_url=url, timeout=2) as client:
+            error, elapsed = await timed(client.account.balance())
+    error = assert_typed(error, APIConnectionError)
+    assert "TLS" in str(error)
+    assert server.connections == 1  # a TLS failure is not retried
+    assert elapsed < 3
+
+
+Fault = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def html_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    writer.write(http_answer(502, b"<html><body>Bad Gateway</body></html>"))
+    await writer.drain()
+
+
+async def truncated_json(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    writer.write(http_answer(200, b'{"success": true, "balance": 1'))
+    await writer.drain()
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (html_then_close, "ServiceError"),
+        (truncated_json, "InvalidResponseError"),
+    ],
+)
+async def test_garbled_answers_are_typed_and_keep_the_first_bytes(
+    fault: Fault, expected: str
+) -> None:
+    async with RawServer(fault) as server:
+        async with BBREClient(api_key=KEY, base_url=server.url, timeout=2) as client:
+            error, _ = await timed(client.account.balance())
+    assert isinstance(error, BBREError)
+    assert type(error).__name__ == expected
+    assert error.details["body_start"]

@@ -4,6 +4,7 @@ field, never a ``KeyError`` or ``TypeError`` deep inside a model."""
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -14,8 +15,20 @@ from bbre_async._timeutil import parse_timestamp
 JSONObject = Mapping[str, Any]
 
 
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel = 2
+_SHOW.maxstring = 60
+_SHOW.maxother = 60
+
+
+def short_repr(value: object) -> str:
+    """A bounded repr, safe on hostile input of any depth or size."""
+    return _SHOW.repr(value)
+
+
 def invalid(what: str, value: object = None) -> InvalidResponseError:
-    shown = repr(value)
+    # reprlib bounds depth and size: a hostile, deeply nested value cannot blow the stack.
+    shown = _SHOW.repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
     return InvalidResponseError(f"unexpected response: {what} (got {shown})")
@@ -84,7 +97,7 @@ def opt_float(obj: JSONObject, key: str, default: float | None = 0.0) -> float |
         raise invalid(f"field {key!r} is not a number", value)
     try:
         number = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise invalid(f"field {key!r} is not a number", value) from None
     if not math.isfinite(number):
         raise invalid(f"field {key!r} is not finite", value)
@@ -104,7 +117,7 @@ def opt_time(obj: JSONObject, key: str) -> datetime | None:
         return None
     try:
         return parse_timestamp(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):
         raise invalid(f"field {key!r} is not a timestamp", value) from None
 
 
@@ -132,11 +145,11 @@ def str_map(value: object, what: str) -> dict[str, str]:
     raise invalid(f"{what} is not an object", value)
 
 
-def _text(value: object) -> str:
+def _text(value: object, depth: int = 0) -> str:
     if isinstance(value, str):
         return value
     if value is None:
         return ""
-    if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
-    return str(value)
+    if isinstance(value, list) and depth < 4:
+        return ", ".join(_text(v, depth + 1) for v in value)
+    return _SHOW.repr(value)  # bounded: never recurses into deep structures

@@ -25,6 +25,7 @@ from bbre_async._fields import (
     opt_time,
     req_float,
     req_str,
+    short_repr,
     str_map,
 )
 
@@ -100,7 +101,10 @@ def _text_body(value: object) -> str:
         return ""
     if isinstance(value, str):
         return value
-    return _json.dumps(value).decode()
+    try:
+        return _json.dumps(value).decode()
+    except (TypeError, ValueError, RecursionError):  # nested deeper than JSON encoders go
+        raise invalid("the body cannot be re-encoded as JSON", type(value).__name__) from None
 
 
 @attrs.frozen(kw_only=True)
@@ -180,7 +184,7 @@ class TaskResult:
             task_id=opt_str(task, "id") or task_id,
             status=status,
             response=response,
-            error=str(error) if error else None,
+            error=(error if isinstance(error, str) else short_repr(error)) if error else None,
         )
 
 

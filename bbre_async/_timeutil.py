@@ -20,7 +20,11 @@ def parse_timestamp(value: object) -> datetime:
     if isinstance(value, bool):
         raise TypeError("a boolean is not a timestamp")
     if isinstance(value, int | float):
-        return _from_epoch(float(value))
+        try:
+            number = float(value)
+        except OverflowError as exc:
+            raise ValueError(f"timestamp out of range: {value!r}") from exc
+        return _from_epoch(number)
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -32,7 +36,10 @@ def parse_timestamp(value: object) -> datetime:
         parsed = datetime.fromisoformat(text)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)  # the API speaks UTC
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:  # year 1 or 9999 shifted past the calendar's edge
+            raise ValueError(f"timestamp out of range: {value!r}") from exc
     raise TypeError(f"a {type(value).__name__} is not a timestamp")
 
 

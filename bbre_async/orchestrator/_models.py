@@ -25,6 +25,7 @@ from bbre_async._fields import (
     opt_time,
     req_str,
     req_time,
+    short_repr,
 )
 
 #: Every status the vendor lists for a session, in lifecycle order.
@@ -199,7 +200,9 @@ class HealthStatus:
             service=opt_str(root, "service"),
             version=opt_str(root, "version"),
             timestamp=opt_time(root, "timestamp"),
-            dependencies={str(k): str(v) for k, v in deps.items()},
+            dependencies={
+                str(k): v if isinstance(v, str) else short_repr(v) for k, v in deps.items()
+            },
         )
 
 

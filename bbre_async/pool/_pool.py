@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 import uuid
@@ -65,6 +66,16 @@ _DEFAULT: Any = object()
 # settled by then whatever the listing says.
 MAX_SESSION_LIFE = 300.0
 _NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
+
+
+def _check_seconds(name: str, value: object) -> None:
+    """``None`` or a finite number >= 0; anything else fails now, not after a long wait."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds or None, got {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 def _is_orchestrator_client(client: object) -> bool:
@@ -343,6 +354,8 @@ class SessionPool:
         session has at least ``min_ttl`` seconds of server-given life left.
         """
         limit = self.config.acquire_timeout if timeout is _DEFAULT else timeout
+        _check_seconds("timeout", limit)
+        _check_seconds("min_ttl", min_ttl)
         return _Acquire(self, limit, min_ttl)
 
     async def release(self, lease: PooledSession) -> None:

@@ -355,12 +355,11 @@ DEEP_BUG = (
         ),
     ],
 )
-@pytest.mark.xfail(strict=True, reason=DEEP_BUG)
 def test_values_nested_as_deep_as_orjson_allows_give_a_typed_error(
     name: str, payload: dict[str, Any]
 ) -> None:
     # The server really can send this: orjson reads 1015 levels (its limit is 1024).
-    assert orjson.loads(b"[" * 1015 + b"1" + b"]" * 1015) == nest(1015, 1)
+    assert isinstance(orjson.loads(b"[" * 1015 + b"1" + b"]" * 1015), list)
     typed_or_model(lambda: PARSERS[name](payload))
 
 
@@ -379,7 +378,6 @@ BODY_DEPTH_BUG = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=BODY_DEPTH_BUG)
 def test_a_deeply_nested_target_body_is_a_typed_error_or_text() -> None:
     wire = b'{"data":{"task":{"result":{"statusCode":200,"body":' + b"[" * 300 + b"]" * 300
     wire += b"}}}}"
@@ -404,7 +402,6 @@ OVERFLOW_BUG = (
         pytest.param({"id": "s", "totalCharged": 10**400}, id="bigint-money"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason=OVERFLOW_BUG)
 def test_out_of_range_times_and_numbers_are_a_typed_error(payload: dict[str, Any]) -> None:
     typed_or_model(lambda: SessionInfo.from_json(payload))
 
@@ -485,12 +482,6 @@ def test_bad_client_arguments_fail_at_construction(
         BBREClient(**kwargs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library gap: Timeouts (bbre_async/_transport.py `_positive`) accepts infinity, "
-    "so BBREClient(timeout=float('inf')) makes a client whose calls can hang forever, "
-    "against the transport's 'finite timeouts' promise",
-)
 def test_an_infinite_client_timeout_is_refused() -> None:
     with pytest.raises(ValueError):
         BBREClient(api_key="k" * 12, timeout=math.inf)
@@ -527,12 +518,6 @@ async def test_bad_call_arguments_fail_before_anything_is_sent() -> None:
         c.account.history(start=aware, end=datetime.now(UTC))  # fine: aware
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library gap: SessionPool.acquire (bbre_async/pool/_pool.py) does not validate "
-    "min_ttl/timeout: acquire(min_ttl=nan) can never be served (every comparison with NaN is "
-    "false) and waits out its whole timeout instead of raising ValueError at once",
-)
 async def test_acquire_refuses_nan_at_once() -> None:
     from tests.pool.fakes import FakeBackend, ManualClock
 

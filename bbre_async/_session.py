@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-
-import anyio
 
 from bbre_async._errors import BBREError, SessionGoneError
 from bbre_async._models import Response, SessionInfo
@@ -135,11 +134,15 @@ class Session(VerbsMixin):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
-            try:
-                await self.close()
-            except BBREError as error:
-                if exc is None:
-                    raise
-                # Do not hide the body's own failure behind a cleanup failure.
-                logger.warning("closing session %s failed: %s", self.id, error)
+        # A task of its own, so that a cancellation landing here cannot leave the remote
+        # session open; this caller still sees its cancellation.
+        closing = asyncio.ensure_future(self.close())
+        try:
+            await asyncio.wait_for(asyncio.shield(closing), CLOSE_TIMEOUT)
+        except TimeoutError:
+            logger.warning("closing session %s took longer than %ss", self.id, CLOSE_TIMEOUT)
+        except BBREError as error:
+            if exc is None:
+                raise
+            # Do not hide the body's own failure behind a cleanup failure.
+            logger.warning("closing session %s failed: %s", self.id, error)

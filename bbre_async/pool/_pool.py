@@ -174,6 +174,7 @@ class SessionPool:
         self._tg: anyio.abc.TaskGroup | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._closed_event = asyncio.Event()
+        self._close_task: asyncio.Future[ShutdownSummary] | None = None
         self._summary: ShutdownSummary | None = None
         self._shutdown_closed = 0
         self._shutdown_gone = 0
@@ -268,11 +269,20 @@ class SessionPool:
             )
             self._closed_event.set()
             return self._summary
-        if self._state in (_CLOSING, _CLOSED):
-            await self._closed_event.wait()
-            assert self._summary is not None
+        if self._summary is not None:
             return self._summary
-        self._state = _CLOSING
+        if self._close_task is None:
+            self._state = _CLOSING
+            self._close_task = asyncio.ensure_future(self._close(timeout))
+        try:
+            # The close runs in a task of its own: cancelling this caller (or its timeout
+            # firing) cannot cut the cleanup short. It only stops waiting for held leases.
+            return await asyncio.shield(self._close_task)
+        except asyncio.CancelledError:
+            self._force.set()
+            raise
+
+    async def _close(self, timeout: float | None) -> ShutdownSummary:
         started = time.monotonic()
         limit = self.config.shutdown_timeout if timeout is None else timeout
         self._fail_waiters(PoolClosedError("the pool is closing"))
@@ -281,8 +291,7 @@ class SessionPool:
             if self._leased:
                 forced = not await self._wait_for_leases(limit)
         finally:
-            with anyio.CancelScope(shield=True):
-                await self._shutdown(forced, started)
+            await self._shutdown(forced, started)
         assert self._summary is not None
         return self._summary
 

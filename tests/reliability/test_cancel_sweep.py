@@ -417,16 +417,6 @@ async def test_pool_calls_survive_cancellation_at_every_pool_event(
             n += 1
 
 
-ACLOSE_BUG = (
-    "library bug: SessionPool.aclose (bbre_async/pool/_pool.py) runs _shutdown under "
-    "anyio.CancelScope(shield=True), which does not stop asyncio's Task.cancel(): an aclose "
-    "cut short (asyncio.wait_for, asyncio.timeout, task.cancel) leaves the pool 'closing' "
-    "for good; every later aclose() waits on _closed_event forever, and the supervisor, "
-    "maintenance loop and ledger stay open"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=ACLOSE_BUG)
 async def test_aclose_cut_short_by_wait_for_still_finishes(tmp_path: Path) -> None:
     async with emulator() as emu:
         emu.set_latency(endpoints={"session/close": 0.2})
@@ -449,7 +439,6 @@ async def test_aclose_cut_short_by_wait_for_still_finishes(tmp_path: Path) -> No
         assert left[0] <= tasks_before and left[1] <= fds_before, left
 
 
-@pytest.mark.xfail(strict=True, reason=ACLOSE_BUG)
 async def test_aclose_interrupted_at_every_point_still_closes_everything(tmp_path: Path) -> None:
     stepper = Stepper()
     async with emulator() as emu:
@@ -602,12 +591,6 @@ async def client_scenarios(
     }
 
 
-SESSION_EXIT_BUG = (
-    "library bug: Session.__aexit__ (bbre_async/_session.py) guards its close with "
-    "anyio.CancelScope(shield=True), which does not stop asyncio's own Task.cancel() or "
-    "asyncio.timeout: a cancellation that lands during the close leaks the remote session"
-)
-
 CLIENT_CALLS = [
     "sessions.create",
     "sessions.status",
@@ -615,10 +598,7 @@ CLIENT_CALLS = [
     "sessions.request",
     "requests.run",
     "account.sessions",
-    pytest.param(
-        "Session context",
-        marks=pytest.mark.xfail(strict=True, reason=SESSION_EXIT_BUG),
-    ),
+    "Session context",
 ]
 
 

@@ -72,6 +72,10 @@ class PoolConfig:
     # One free listing call a minute: cheap enough to be on by default (see the README).
     reconcile_interval: float | None = attrs.field(default=60.0, validator=_optional_positive)
     orphan_stale_after: float = attrs.field(default=30.0, validator=_finite_non_negative)
+    # When to look for the session of a create whose answer was lost (seconds after it).
+    lost_create_lookups: tuple[float, ...] = attrs.field(
+        default=(0.0, 0.3, 1.0), converter=tuple, validator=attrs.validators.min_len(1)
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.min_size > self.max_size:

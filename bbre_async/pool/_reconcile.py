@@ -12,6 +12,7 @@ Three jobs:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("bbre_async.reaper")
 
-# A lost create's session appears in the listing at once; look this many times.
-LOST_CREATE_LOOKS = (0.0, 0.3, 1.0)
 # How long after its intent a lost create's session can have been made (the create's timeout).
 LOST_CREATE_WINDOW = 10.0
 
@@ -94,9 +93,9 @@ class Reconciler:
         session, so none is adopted and the caller keeps the slot until it is resolved.
         """
         ambiguous = False
-        for delay in LOST_CREATE_LOOKS:
+        for delay in self._pool.config.lost_create_lookups:
             if delay:
-                await self._pool.clock.sleep(delay)
+                await asyncio.sleep(delay)  # real time: the server's listing catching up
             candidates = await self.lost_create_candidates(asked_at)
             if candidates is None:
                 ambiguous = True  # could not look: as good as not knowing

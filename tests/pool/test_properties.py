@@ -60,6 +60,7 @@ async def scenario(operations: list[tuple[str, object]], seed: int) -> None:
         create_backoff_max=4,
         capacity_probe_backoff=1,
         create_failures_to_surface=50,
+        lost_create_lookups=(0.0, 0.0),
         rng=random.Random(seed),
     )
     await pool.open()

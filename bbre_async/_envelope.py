@@ -103,6 +103,7 @@ def _error_from_payload(
     for key in ("retryAfter", "retry_after"):
         if key in payload and key not in details:
             details[key] = payload[key]
+    details = _redact_tree(details, redact)
     status = raw.status if raw.status >= 400 else None
     if status is None and isinstance(payload.get("code"), int):
         status = int(payload["code"])
@@ -159,3 +160,17 @@ def _seconds(value: object) -> float | None:
             return max(0.0, when.timestamp() - time.time())
         return max(0.0, number) if number == number and number != float("inf") else None
     return None
+
+
+def _redact_tree(value: Any, redact: Callable[[str], str], depth: int = 0) -> Any:
+    """Redact every string in the server's ``details``: a server that echoes the request
+    (and its key) must not put the key into an exception."""
+    if isinstance(value, str):
+        return redact(value)
+    if depth > 20:
+        return "..."
+    if isinstance(value, Mapping):
+        return {str(k): _redact_tree(v, redact, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v, redact, depth + 1) for v in value]
+    return value

@@ -19,7 +19,7 @@ import math
 import random
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine, Generator
 from datetime import UTC, datetime
 from types import TracebackType
@@ -158,6 +158,8 @@ class SessionPool:
         self._capacity = self.config.max_size
         self._foreign = 0
         self._unresolved = 0  # lost creates that may exist: their slots stay reserved
+        self._busy_intents: set[str] = set()  # creates in flight or being settled
+        self._recently_closed: OrderedDict[str, None] = OrderedDict()
         self._generation = 0
         self._consecutive_failures = 0
         self._last_create_error: BBREError | None = None
@@ -571,6 +573,7 @@ class SessionPool:
             if not await self.coordinator.slot_is_held(grant):
                 raise CoordinatorUnavailableError("the slot was lost before the create was sent")
             intent = LedgerEntry.intent(self._owner, backend=self.backend.name)
+            self._busy_intents.add(intent.intent_id)
             await self._ledger_call(self.coordinator.ledger.record(intent))
             asked_at = self.clock.now()
             try:
@@ -596,6 +599,7 @@ class SessionPool:
                     entry = self._new_entry(remote, grant, intent)
                     grant = None
                     self._entries[entry.id] = entry
+                    self._busy_intents.discard(intent.intent_id)
                     self._retire(entry, "unknown-outcome create (adoption off)")
                     return None
         except SessionLimitError as error:
@@ -618,6 +622,7 @@ class SessionPool:
         entry = self._new_entry(remote, grant, intent)
         self._entries[entry.id] = entry
         await self._ledger_call(self.coordinator.ledger.record(entry.ledger_entry))
+        self._busy_intents.discard(intent.intent_id)
         self._counters["created"] += 1
         self._consecutive_failures = 0
         self._last_create_error = None
@@ -649,6 +654,8 @@ class SessionPool:
         self, grant: SlotGrant | None, intent: LedgerEntry | None, error: BaseException | None
     ) -> None:
         """Give back what a failed create took: the reservation, the slot, the ledger row."""
+        if intent is not None:
+            self._busy_intents.discard(intent.intent_id)
         self._slots_used -= 1
         if grant is not None:
             self._spawn_or_run(self.coordinator.release_slot(grant))
@@ -670,6 +677,7 @@ class SessionPool:
         finally:
             self._unresolved -= 1
             self._slots_used -= 1
+            self._busy_intents.discard(intent.intent_id)
             with anyio.CancelScope(shield=True), anyio.move_on_after(self.config.close_timeout):
                 if resolved:  # otherwise the row stays for the next start's reaper
                     await self._ledger_call(self.coordinator.ledger.remove(intent.intent_id))
@@ -773,6 +781,7 @@ class SessionPool:
             if closed:
                 self._counters["closed"] += 1
                 self._slots_used -= 1
+                self._remember_closed(entry.id)
                 if self._state != _OPEN:
                     if closed_now:
                         self._shutdown_closed += 1
@@ -1050,6 +1059,19 @@ class SessionPool:
             cost=cost,
             generation=self._generation,
         )
+
+    def _remember_closed(self, session_id: str) -> None:
+        self._recently_closed[session_id] = None
+        while len(self._recently_closed) > 1000:
+            self._recently_closed.popitem(last=False)
+
+    def recently_closed(self) -> set[str]:
+        """Ids this pool closed lately (a lagging listing may still show them active)."""
+        return set(self._recently_closed)
+
+    def busy_intents(self) -> set[str]:
+        """Ledger intents whose create is in flight or still being settled."""
+        return set(self._busy_intents)
 
     def session_ids(self) -> list[str]:
         """Ids of every remote session the pool holds now."""

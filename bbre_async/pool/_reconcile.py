@@ -17,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bbre_async._errors import BBREError
-from bbre_async.coordination._base import CoordinatorUnavailableError, EntryState
+from bbre_async.coordination._base import CoordinatorUnavailableError, EntryState, LedgerEntry
 from bbre_async.pool._backend import ActiveSession, RemoteSession
 from bbre_async.pool._reaper import (
     CLOCK_SKEW,
@@ -39,6 +39,22 @@ LOST_CREATE_WINDOW = 10.0
 class Reconciler:
     def __init__(self, pool: SessionPool) -> None:
         self._pool = pool
+        self._claimed: set[str] = set()
+
+    def _known(self, entries: list[LedgerEntry]) -> set[str]:
+        """Every id that is not a stranger's: held, in a ledger, or recently closed by this
+        pool (the listing lags, so a closed session can still show as active)."""
+        pool = self._pool
+        ids = {e.session_id for e in entries if e.session_id}
+        return ids | set(pool.session_ids()) | pool.recently_closed()
+
+    async def _still_active(self, session_id: str) -> bool:
+        """Ask the authoritative status endpoint; the listing may lag."""
+        try:
+            active, _expires = await self._pool.backend.status(session_id)
+        except BBREError:
+            return False
+        return active
 
     async def reap_orphans(self, *, include_foreign: bool = False) -> ReapReport:
         """Close the sessions of dead ledger owners; settle their unfinished intents."""
@@ -74,7 +90,7 @@ class Reconciler:
         except (BBREError, CoordinatorUnavailableError) as error:
             logger.warning("listing for a lost create failed: %s", error)
             return None
-        known = set(pool.session_ids()) | {e.session_id for e in entries if e.session_id}
+        known = self._known(entries) | self._claimed
         latest = asked_at + CLOCK_SKEW + LOST_CREATE_WINDOW
         return [
             row
@@ -100,9 +116,11 @@ class Reconciler:
             if candidates is None:
                 ambiguous = True  # could not look: as good as not knowing
                 continue
-            if len(candidates) == 1:
-                logger.info("found the session of a lost create: %s", candidates[0].id)
-                return self._pool.backend.adopt(candidates[0]), False
+            if len(candidates) == 1 and await self._still_active(candidates[0].id):
+                row = candidates[0]
+                self._claimed.add(row.id)  # a concurrent lost create must not take it too
+                logger.info("found the session of a lost create: %s", row.id)
+                return self._pool.backend.adopt(row), False
             ambiguous = len(candidates) > 1
         return None, ambiguous
 
@@ -136,8 +154,15 @@ class Reconciler:
         except (BBREError, CoordinatorUnavailableError) as error:
             logger.warning("reconciliation skipped: %s", error)
             return
-        known = set(pool.session_ids()) | {e.session_id for e in entries if e.session_id}
-        my_intents = [e for e in entries if e.owner == pool.owner and e.state is EntryState.INTENT]
+        known = self._known(entries) | self._claimed
+        busy = pool.busy_intents()
+        my_intents = [
+            e
+            for e in entries
+            if e.owner == pool.owner
+            and e.state is EntryState.INTENT
+            and e.intent_id not in busy  # a create still in flight or being settled
+        ]
         now = pool.clock.now()
         strangers = [row for row in active if row.id not in known and _alive(row, now)]
         leaked: list[ActiveSession] = []
@@ -145,7 +170,8 @@ class Reconciler:
             for row in strangers:
                 # A tight window: a looser one could take another program's session for ours.
                 window = CLOCK_SKEW + LOST_CREATE_WINDOW
-                if row.created_at is not None and abs(row.created_at - intent.created_at) <= window:
+                near = row.created_at is not None and abs(row.created_at - intent.created_at)
+                if near is not False and near <= window and row.unused:
                     leaked.append(row)
                     strangers.remove(row)
                     await pool.coordinator.ledger.remove(intent.intent_id)

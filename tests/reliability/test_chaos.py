@@ -233,15 +233,6 @@ def check(result: ChaosResult, log_text: str) -> None:
     assert not problems, "\n".join([summary, *problems])
 
 
-LAG_BUGS = (
-    "library bugs: (1) Reconciler.find_lost_create (pool/_reconcile.py) adopts a session this "
-    "pool already closed while the lagging listing still shows it active (ids re-enter the "
-    "pool, requests hit SESSION_CLOSED, the real lost session leaks and the cap is hit); "
-    "(2) Reconciler.periodic closes the session of a create still in flight "
-    "(see test_lost_create_races.py)"
-)
-
-
 @pytest.mark.parametrize(
     ("faults", "reconcile_interval"),
     [
@@ -250,7 +241,6 @@ LAG_BUGS = (
             CHAOS,
             0.5,
             id="lagging-listing",
-            marks=pytest.mark.xfail(strict=True, reason=LAG_BUGS),
         ),
     ],
 )
@@ -280,7 +270,6 @@ async def test_chaos_short(
             CHAOS,
             0.5,
             id="lagging-listing",
-            marks=pytest.mark.xfail(strict=True, reason=LAG_BUGS),
         ),
     ],
 )

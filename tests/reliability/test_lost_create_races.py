@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from bbre_async import BBREClient, BBREError
 from bbre_async.emulator import AccountSpec, EmulatorSettings, Faults, running_emulator
 from bbre_async.pool import RemoteSession, SessionPool
@@ -23,12 +21,6 @@ from .conftest import wait_until
 RICH = (AccountSpec(api_key="test-key", balance=1e9),)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: Reconciler.find_lost_create (bbre_async/pool/_reconcile.py) takes a "
-    "session this pool closed moments ago, still listed active by the lagging listing, for the "
-    "lost create's session",
-)
 async def test_a_lost_create_never_adopts_a_session_the_pool_just_closed(
     tmp_path: Path,
 ) -> None:
@@ -88,12 +80,6 @@ class SlowAnswerBackend(BBREBackend):
         return remote
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: Reconciler.periodic (bbre_async/pool/_reconcile.py) matches the "
-    "INTENT ledger row of a create still in flight with that create's own session and closes "
-    "it as 'leaked by a lost create'; the pool then leases the closed session",
-)
 async def test_periodic_reconcile_leaves_in_flight_creates_alone(tmp_path: Path) -> None:
     settings = EmulatorSettings(accounts=RICH, sweep_interval=0.05)
     async with running_emulator(settings) as emu:

@@ -333,12 +333,6 @@ def test_the_emulator_warns_when_bound_beyond_loopback() -> None:
     assert "warning" not in err.lower(), err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library gap: _envelope._error_from_payload (bbre_async/_envelope.py) redacts the "
-    "server's message and body snippet but copies error.details as is: a server that echoes "
-    "the key in details puts it in BBREError.details (and its pickle)",
-)
 async def test_a_key_echoed_in_error_details_is_redacted_too() -> None:
     body = (
         b'{"success": false, "error": {"code": "INVALID_API_KEY", "message": "bad key", '

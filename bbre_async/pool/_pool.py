@@ -583,6 +583,8 @@ class SessionPool:
                     raise
                 logger.warning("create outcome unknown (%s); reconciling", error)
                 found, ambiguous = await self._reconciler.find_lost_create(asked_at)
+                if found is not None and found.id in self._entries:
+                    found, ambiguous = None, True  # already ours: never hold one twice
                 if found is None:
                     if ambiguous:
                         # The session may exist: keep its slot until that is settled.

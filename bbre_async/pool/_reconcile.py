@@ -116,11 +116,15 @@ class Reconciler:
             if candidates is None:
                 ambiguous = True  # could not look: as good as not knowing
                 continue
-            if len(candidates) == 1 and await self._still_active(candidates[0].id):
+            candidates = [row for row in candidates if row.id not in self._claimed]
+            if len(candidates) == 1:
                 row = candidates[0]
-                self._claimed.add(row.id)  # a concurrent lost create must not take it too
-                logger.info("found the session of a lost create: %s", row.id)
-                return self._pool.backend.adopt(row), False
+                # Claim it before any await, so a concurrent lost create cannot take it too.
+                self._claimed.add(row.id)
+                if await self._still_active(row.id):
+                    logger.info("found the session of a lost create: %s", row.id)
+                    return self._pool.backend.adopt(row), False
+                self._claimed.discard(row.id)
             ambiguous = len(candidates) > 1
         return None, ambiguous
 

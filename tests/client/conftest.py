@@ -1,35 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
-from aioresponses import aioresponses
 
 from bbre_async import BBREClient
+from tests.conftest import SleepRecorder
 
 BASE = "https://api.test"
 SECRET_KEY = "sk_live_SECRET_1234567890abcdef"
-
-
-class SleepRecorder:
-    """Stands in for asyncio.sleep: records the waits and returns at once."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 @pytest.fixture

@@ -28,6 +28,17 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
+async def start_sharing(
+    emulator: Emulator, redis: RedisServer, count: int, stop_file: Path
+) -> list[asyncio.subprocess.Process]:
+    """``count`` worker processes with 15 tasks each, sharing the cap through ``redis``."""
+    emulator.set_latency(endpoints={"session/request": 0.005})
+    return [
+        await start_worker("share", emulator.base_url, redis.url, "15", str(stop_file))
+        for _ in range(count)
+    ]
+
+
 async def _stop_all(
     workers: list[asyncio.subprocess.Process], stop_file: Path
 ) -> list[dict[str, int]]:
@@ -43,12 +54,8 @@ async def _stop_all(
 async def test_workers_share_the_cap_and_survive_a_killed_peer(
     emulator: Emulator, redis: RedisServer, tmp_path: Path
 ) -> None:
-    emulator.set_latency(endpoints={"session/request": 0.005})
     stop_file = tmp_path / "stop"
-    workers = [
-        await start_worker("share", emulator.base_url, redis.url, "15", str(stop_file))
-        for _ in range(4)
-    ]
+    workers = await start_sharing(emulator, redis, 4, stop_file)
 
     def state() -> AccountState:
         return emulator.state.account()
@@ -89,12 +96,8 @@ async def test_workers_share_the_cap_and_survive_a_killed_peer(
 async def test_a_redis_restart_never_breaks_the_cap(
     emulator: Emulator, redis: RedisServer, tmp_path: Path
 ) -> None:
-    emulator.set_latency(endpoints={"session/request": 0.005})
     stop_file = tmp_path / "stop"
-    workers = [
-        await start_worker("share", emulator.base_url, redis.url, "15", str(stop_file))
-        for _ in range(3)
-    ]
+    workers = await start_sharing(emulator, redis, 3, stop_file)
 
     def state() -> AccountState:
         return emulator.state.account()

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
-from aioresponses import aioresponses
 
 from bbre_async.emulator.orchestrator import (
     OrchestratorEmulator,
@@ -11,31 +10,11 @@ from bbre_async.emulator.orchestrator import (
     running_orchestrator_emulator,
 )
 from bbre_async.orchestrator import OrchestratorClient
+from tests.conftest import SleepRecorder
 
 BASE = "https://orch.test/api"
 SECRET_KEY = "orch_live_SECRET_1234567890abcdef"
 VNC_SECRET = "vnc-SECRET-pw-987654"
-
-
-class SleepRecorder:
-    """Stands in for asyncio.sleep in the client: records retry waits, returns at once."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 @pytest.fixture

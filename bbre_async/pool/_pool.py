@@ -175,7 +175,6 @@ class SessionPool:
         self._started = asyncio.Event()
         self._tg: anyio.abc.TaskGroup | None = None
         self._supervisor: asyncio.Task[None] | None = None
-        self._closed_event = asyncio.Event()
         self._close_task: asyncio.Future[ShutdownSummary] | None = None
         self._summary: ShutdownSummary | None = None
         self._shutdown_closed = 0
@@ -269,7 +268,6 @@ class SessionPool:
             self._summary = ShutdownSummary(
                 closed=0, already_gone=0, failed=[], forced=False, seconds=0
             )
-            self._closed_event.set()
             return self._summary
         if self._summary is not None:
             return self._summary
@@ -340,7 +338,6 @@ class SessionPool:
         )
         level = logging.WARNING if self._shutdown_failed else logging.INFO
         logger.log(level, "pool closed: %s", self._summary)
-        self._closed_event.set()
 
     def _on_signal(self, signum: int, first: bool) -> None:
         """First signal: graceful close. Second: stop waiting for held leases."""

@@ -19,6 +19,7 @@ from bbre_async.coordination._base import (
     SlotTimeoutError,
 )
 from bbre_async.coordination._redis_coordinator import RedisCoordinator
+from tests.waiting import eventually as wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -40,15 +41,6 @@ async def make(redis_url: str, redis_namespace: str) -> AsyncIterator[MakeCoordi
     yield factory
     for coordinator in made:
         await coordinator.aclose()
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    """Poll a cross-connection fact, bounded."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
 
 
 async def queued(coordinator: RedisCoordinator, count: int, timeout: float = 5.0) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -17,6 +15,7 @@ from bbre_async.coordination._base import (
     SlotTimeoutError,
 )
 from bbre_async.coordination._redis_coordinator import RedisCoordinator
+from tests.waiting import eventually as wait_until
 
 try:
     from tests.coordination.redis_server import RedisServer
@@ -24,14 +23,6 @@ except ImportError:  # collected without the repository root on sys.path
     from redis_server import RedisServer  # type: ignore[no-redef]
 
 pytestmark = pytest.mark.redis
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def coordinator(server: RedisServer, namespace: str, **options: float) -> RedisCoordinator:

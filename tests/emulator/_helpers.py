@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import attrs
 import orjson
-import pytest
 
 from bbre_async.emulator import AccountSpec, EmulatorSettings
 
@@ -105,13 +102,3 @@ def make_settings(**changes: Any) -> EmulatorSettings:
         ],
     )
     return base.evolve(**changes)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 3.0) -> None:
-    """Poll ``check`` (for the real-time background sweep only) until true or fail."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            pytest.fail("condition not reached in time")
-        await asyncio.sleep(0.01)

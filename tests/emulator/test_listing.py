@@ -13,7 +13,8 @@ from bbre_async.emulator import (
     ManualClock,
     running_emulator,
 )
-from tests.emulator._helpers import Api, eventually, make_settings
+from tests.emulator._helpers import Api, make_settings
+from tests.waiting import eventually
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -4,7 +4,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,16 +29,6 @@ async def fast_emulator() -> AsyncIterator[Emulator]:
         EmulatorSettings(accounts=RICH, time_scale=600.0, sweep_interval=0.05)
     ) as emu:
         yield emu
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll a cross-process fact until it holds (bounded)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not condition():
-        if loop.time() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 async def start_worker(*args: str) -> asyncio.subprocess.Process:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from bbre_async import BBREClient
 from bbre_async.emulator import Emulator, Faults
-from bbre_async.pool import SessionPool
+from bbre_async.pool import PoolEvent, SessionPool
+from tests.waiting import eventually as wait_for
 
-from .conftest import start_worker, wait_for
+from .conftest import start_worker
 
 
 async def test_many_tasks_share_ten_sessions_across_lives(
@@ -71,12 +72,18 @@ async def test_capacity_adapts_when_another_program_holds_slots(
             capacity_probe_backoff=0.2,
             create_backoff_max=0.5,
         ) as pool:
+            probes: list[PoolEvent] = []
+            pool.add_listener(
+                lambda e: probes.append(e) if e.detail.startswith("probing") else None
+            )
             tasks = [asyncio.create_task(pool._acquire(20, None)) for _ in range(10)]
             await wait_for(lambda: sum(t.done() for t in tasks) == 6)
             first_burst = emulator.state.account().cap_rejections
             assert first_burst <= 4  # only the creates that raced into the 4 held slots
-            await asyncio.sleep(1.0)  # let time pass at the cap: probes back off
-            assert emulator.state.account().cap_rejections - first_burst <= 4  # not a retry storm
+            seen = len(probes)
+            await wait_for(lambda: len(probes) >= seen + 3)  # three probes at the full account
+            # One create per probe and no more: backpressure, not a retry storm.
+            assert emulator.state.account().cap_rejections - first_burst <= len(probes) - seen + 1
             for session in foreign:
                 await session.close()
             await wait_for(lambda: all(t.done() for t in tasks))

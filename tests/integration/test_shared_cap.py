@@ -12,8 +12,11 @@ import pytest
 
 from bbre_async.emulator import AccountState, Emulator
 from tests.coordination.redis_server import RedisServer
+from tests.waiting import eventually as wait_for
 
-from .conftest import start_worker, wait_for
+from .conftest import start_worker
+
+REDIS_OUTAGE = 1.0  # seconds Redis stays down
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 
@@ -104,7 +107,7 @@ async def test_a_redis_restart_never_breaks_the_cap(
 
     await wait_for(lambda: state().requests_total > 200, timeout=30)
     redis.stop()
-    await asyncio.sleep(1.0)  # Redis down for a while: creates fail closed
+    await asyncio.sleep(REDIS_OUTAGE)  # the fault itself: creates fail closed meanwhile
     redis.start()
     before = state().requests_total
     await wait_for(lambda: state().requests_total > before + 300, timeout=30)  # work resumes

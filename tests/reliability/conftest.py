@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
@@ -13,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import eventually
 
 #: A distinctive key: if any byte of it shows up in a log, a repr or a file, it leaked.
 SECRET_KEY = "sk_live_R3l1ab1l1tyS3cr3tK3y_0123456789abcdef"
@@ -33,26 +36,12 @@ def rss_kib() -> int:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
-async def wait_until(
-    condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition"
-) -> None:
-    """Yield to the loop until ``condition`` holds (bounded); fail loudly if it never does."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not condition():
-        if loop.time() > end:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.01)
-
-
 async def settle_resources(
     tasks_before: int, fds_before: int, timeout: float = 10.0
 ) -> tuple[int, int]:
     """Wait (bounded) for closing sockets and finishing tasks to go; return what is left."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while (task_count() > tasks_before or fd_count() > fds_before) and loop.time() < end:
-        await asyncio.sleep(0.02)
+    with contextlib.suppress(AssertionError):
+        await eventually(lambda: task_count() <= tasks_before and fd_count() <= fds_before, timeout)
     return task_count(), fd_count()
 
 

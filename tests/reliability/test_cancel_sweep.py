@@ -27,8 +27,9 @@ from bbre_async.coordination._sqlite_ledger import SqliteLedger
 from bbre_async.emulator import AccountSpec, Emulator, EmulatorSettings, running_emulator
 from bbre_async.pool import PoolEvent, SessionPool
 from bbre_async.pool._entry import EntryState as PoolEntryState
+from tests.waiting import eventually as wait_until
 
-from .conftest import fd_count, settle_resources, task_count, wait_until
+from .conftest import fd_count, settle_resources, task_count
 
 RICH = (AccountSpec(api_key="test-key", balance=1e9),)
 DEAD = OwnerInfo(host="gone-host.invalid", pid=999_999, pid_start=1.0, pool_id="dead")

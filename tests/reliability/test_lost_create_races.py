@@ -15,8 +15,8 @@ from bbre_async import BBREClient, BBREError
 from bbre_async.emulator import AccountSpec, EmulatorSettings, Faults, running_emulator
 from bbre_async.pool import RemoteSession, SessionPool
 from bbre_async.pool._bbre_backend import BBREBackend
-
-from .conftest import wait_until
+from tests.waiting import eventually
+from tests.waiting import eventually as wait_until
 
 RICH = (AccountSpec(api_key="test-key", balance=1e9),)
 
@@ -36,8 +36,7 @@ async def test_a_lost_create_never_adopts_a_session_the_pool_just_closed(
                     first = lease.id
                     # Once the lagging listing shows it, close it: the listing will go on
                     # showing it active for another 0.5 s.
-                    while not await listed_active(client, first):
-                        await asyncio.sleep(0.02)
+                    await eventually(lambda: listed_active(client, first))
                     await lease.close()  # retired: the pool closes it and makes another
                 await wait_until(lambda: emu.state.account().sessions_closed == 1)
                 # The next create is processed but its answer is lost.

@@ -18,9 +18,9 @@ import uuid
 from typing import Any
 
 from bbre_async.coordination import OwnerInfo
+from bbre_async.testing import RedisServer, redis_server_binary
 from benchmarks._child import read_line, spawn, stop
 from benchmarks._emulator_proc import EmulatorProcess
-from benchmarks._redis import RedisServer, redis_binary
 from benchmarks._runner import Result, Target, median, percentile, result, rounded, skipped
 
 NAME = "shared_cap"
@@ -86,7 +86,7 @@ async def _coordinator_cost(redis_url: str, count: int) -> list[float]:
 
 
 def run(quick: bool) -> list[Result]:
-    binary = redis_binary()
+    binary = redis_server_binary()
     if binary is None:
         why = "no redis-server binary on PATH (apt-get install redis-server)"
         return [

@@ -19,10 +19,7 @@ import importlib.util
 import multiprocessing
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -31,6 +28,7 @@ import aiohttp
 from _support import api_target
 
 from bbre_async import BBREClient, BBREError, SessionPool
+from bbre_async.testing import RedisServer
 
 ACCOUNT_CAP = 10
 
@@ -105,28 +103,9 @@ async def run(redis_url: str, args: argparse.Namespace) -> int:
 @contextmanager
 def local_redis(binary: str) -> Iterator[str]:
     """A throwaway redis-server on a free loopback port, without persistence."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("redis-server did not start") from None
-                time.sleep(0.02)
-        print(f"redis: started redis-server on port {port}")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait()
+    with RedisServer(binary) as server:
+        print(f"redis: started redis-server on port {server.port}")
+        yield server.url
 
 
 def main(args: argparse.Namespace) -> int:

@@ -583,12 +583,13 @@ class SessionPool:
                 if found is not None and found.id in self._entries:
                     found, ambiguous = None, True  # already ours: never hold one twice
                 if found is None:
-                    if ambiguous:
-                        # The session may exist: keep its slot until that is settled.
-                        self._hold_unresolved(grant, intent, asked_at)
-                        grant = intent = None
-                        self._slots_used += 1  # _undo_create below gives one back
-                    raise
+                    if not ambiguous:
+                        raise
+                    # The session may exist: its reservation and slot stay held until the
+                    # listing settles which session it is.
+                    self._hold_unresolved(grant, intent, asked_at)
+                    self._on_create_failure(error)
+                    return None
                 remote = found
                 self._counters["adopted"] += 1
                 self._events.emit(

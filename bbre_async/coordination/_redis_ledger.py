@@ -38,6 +38,7 @@ def _owner_to_json(owner: OwnerInfo) -> str:
             "pid": owner.pid,
             "pid_start": owner.pid_start,
             "pool_id": owner.pool_id,
+            "boot_id": owner.boot_id,
         },
         separators=(",", ":"),
     )
@@ -46,7 +47,9 @@ def _owner_to_json(owner: OwnerInfo) -> str:
 def _owner_from_json(text: str) -> OwnerInfo:
     raw = json.loads(text)
     pid_start = raw.get("pid_start")
+    boot_id = raw.get("boot_id")
     return OwnerInfo(
+        boot_id=None if boot_id is None else str(boot_id),
         host=str(raw["host"]),
         pid=int(raw["pid"]),
         pid_start=None if pid_start is None else float(pid_start),
@@ -162,7 +165,8 @@ class RedisLedger:
         The check and the takeover are one script that also stamps a fresh heartbeat, so of
         many pools racing for one entry exactly one wins. A dead process on this host counts as
         gone at once (read first, then passed to the script together with the owner it was
-        judged on, so a change of owner in between makes the claim fail).
+        judged on, so a change of owner in between makes the claim fail); a live process on
+        this host keeps its entries however stale its heartbeat.
         """
         entry_key = self._keys.ledger_entry_prefix + intent_id
 
@@ -181,11 +185,12 @@ class RedisLedger:
         new_key = owner_key(new_owner)
         if owner == new_owner:
             return False  # an owner is never gone to itself
-        dead_here = (
-            owner is not None
-            and owner.host == new_owner.host
-            and not owner.is_local_process_alive()
-        )
+        dead_here = False
+        if owner is not None and owner.host == new_owner.host:
+            # On this host the process is asked, not the heartbeat: a live one keeps it.
+            if owner.is_local_process_alive():
+                return False
+            dead_here = True
         won = await self._run(
             "ledger claim",
             self._claim,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 
@@ -94,6 +95,8 @@ async def share(url: str, redis_url: str, workers: int, stop_file: str) -> None:
 
 
 def main() -> None:
+    # Warnings reach stderr, as in any deployed worker: tests read them.
+    logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
     if sys.argv[1] == "share":
         asyncio.run(share(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]))
         return

@@ -208,5 +208,15 @@ class Coordinator(Protocol):
     async def slot_is_held(self, grant: SlotGrant) -> bool:
         """True while ``grant`` is still this holder's (the fencing check before a create)."""
 
+    def should_yield_slot(self) -> bool:
+        """True when the pool should hand one slot back at this lease boundary: retire the
+        session being released (close it, then `release_slot`) instead of keeping it idle.
+
+        A shared coordinator answers True while another process waits with fewer slots, so
+        that every process gets an equal share of the cap; a local one always answers False.
+        It does no I/O (call it on every release), and each True is a promise: the
+        coordinator counts that slot as given back until the next `release_slot`.
+        """
+
     async def aclose(self) -> None:
         """Release every slot still held and stop heartbeats."""

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from bbre_async.coordination import _redis_scripts as scripts
 from bbre_async.coordination._base import EntryState, LedgerEntry, OwnerInfo
 from bbre_async.coordination._memory_ledger import check_entry, find_orphans, sort_entries
-from bbre_async.coordination._redis_keys import RedisKeys, bounded, logger
+from bbre_async.coordination._redis_keys import RedisKeys, bounded, holder_name, logger
 
 
 def owner_key(owner: OwnerInfo) -> str:
@@ -110,6 +110,8 @@ class RedisLedger:
         self._remove = client.register_script(scripts.LEDGER_REMOVE)
         self._heartbeat = client.register_script(scripts.LEDGER_HEARTBEAT)
         self._claim = client.register_script(scripts.LEDGER_CLAIM)
+        # What this instance recorded and has not removed: put back if Redis loses its data.
+        self._mine: dict[str, LedgerEntry] = {}
 
     async def record(self, entry: LedgerEntry) -> None:
         """Insert or replace ``entry`` (keyed by ``intent_id``)."""
@@ -122,11 +124,21 @@ class RedisLedger:
             _owner_to_json(entry.owner),
             owner_key(entry.owner),
             repr(entry.heartbeat_at),
+            self._keys.ledger_origin_prefix,
+            holder_name(entry.owner),
         )
+        self._mine[entry.intent_id] = entry
 
     async def remove(self, intent_id: str) -> None:
         """Forget an entry; a missing one is not an error."""
-        await self._run("ledger remove", self._remove, intent_id)
+        await self._run("ledger remove", self._remove, intent_id, self._keys.ledger_origin_prefix)
+        self._mine.pop(intent_id, None)
+
+    async def restore(self) -> None:
+        """Record again every entry this instance wrote and has not removed (after Redis
+        restarted empty, so that its sessions are still on record for a reaper)."""
+        for entry in list(self._mine.values()):
+            await self.record(entry)
 
     async def heartbeat(self, owner: OwnerInfo) -> None:
         """Stamp Redis's time on every entry ``owner`` holds."""

@@ -17,9 +17,13 @@ Design, in short:
   waiters. A list, unlike pub/sub, keeps a wake-up that arrives before the waiter blocks. Each
   waiter still re-checks every ``recheck_interval`` so a lost wake-up costs at most that.
 * If Redis cannot answer, nothing is granted (``CoordinatorUnavailableError``). If Redis lost
-  its data (restart without persistence), the next script starts a new *epoch*; holders see
-  the epoch change on their next refresh and put their still-valid leases back, so the new
-  data counts them and no more than ``capacity`` are granted once they are back.
+  its data (restart without persistence), the next script starts a new *epoch* under a random
+  name; holders see the epoch change on their next refresh and put their still-valid leases
+  back, and no slot is granted until they had a lease TTL to do so.
+* A lapsed lease whose holder left sessions in the ledger stays reserved (an *orphan*) until a
+  reaper settles them, and waiters are served fewest-slots-per-holder first; `should_yield`
+  tells a holder when to hand a slot back so that every process gets an even share. See
+  ``_redis_scripts`` for the rules.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
@@ -40,6 +44,7 @@ from bbre_async.coordination._base import (
     SlotGrant,
     SlotTimeoutError,
 )
+from bbre_async.coordination._fair_share import FairShare
 from bbre_async.coordination._redis_keys import RedisKeys, bounded, logger
 
 # A Redis call cut short by the caller's deadline with less time than this is taken as the
@@ -79,6 +84,9 @@ class RedisSlotSemaphore:
         waiter_ttl: float | None = None,
         wait_client: Redis | None = None,
         holder_id: str | None = None,
+        orphan_hold: float | None = None,
+        rotation_interval: float = 20.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
@@ -102,6 +110,10 @@ class RedisSlotSemaphore:
         self.holder_id = holder_id or uuid.uuid4().hex
         if "/" in self.holder_id:
             raise ValueError("holder_id must not contain '/'")
+        # A dead holder's slot is held at most past any session's life (300 s) and its lease.
+        self._orphan_hold = orphan_hold if orphan_hold is not None else 300.0 + lease_ttl
+        self._share = FairShare(rotation=rotation_interval, promise_ttl=lease_ttl, clock=monotonic)
+        self._epoch_seen = ""  # the last epoch any reply named: a change means data loss
         self._acquire = client.register_script(scripts.ACQUIRE)
         self._release = client.register_script(scripts.RELEASE)
         self._abandon = client.register_script(scripts.ABANDON)
@@ -133,6 +145,25 @@ class RedisSlotSemaphore:
     def held(self) -> list[SlotGrant]:
         """The grants this instance holds, as far as it knows."""
         return [held.grant for held in self._held.values()]
+
+    @property
+    def epoch(self) -> str:
+        """The epoch the last reply named ("" before any): it changes when Redis lost data."""
+        return self._epoch_seen
+
+    def rename(self, holder_id: str) -> None:
+        """Take the holder id the ledger knows this process by; only before first use."""
+        if self._held or self._waiters or self._wait_task is not None:
+            raise CoordinatorUnavailableError("the semaphore is in use: too late to rename it")
+        if not holder_id or "/" in holder_id:
+            raise ValueError("holder_id must be non-empty and must not contain '/'")
+        self.holder_id = holder_id
+
+    def should_yield(self) -> bool:
+        """True when this holder should hand one slot back now, at a lease boundary (see
+        `FairShare`): another process waits with fewer slots. No Redis call: the figures come
+        from the heartbeat's refresh. Each True is a promise the next `release` keeps."""
+        return self._share.should_yield(len(self._held))
 
     # -- acquire ---------------------------------------------------------------------------
     async def acquire(self, timeout: float | None = None) -> SlotGrant:
@@ -166,6 +197,7 @@ class RedisSlotSemaphore:
                     floor=_DEADLINE_FLOOR if first else 0.0,
                 )
                 first = False
+                self._epoch_seen = str(reply[2])
                 if int(reply[0]) == 1:
                     grant = SlotGrant(slot_id=slot_id, token=int(reply[1]))
                     self._held[slot_id] = _Held(grant, str(reply[2]), sent_at)
@@ -203,7 +235,8 @@ class RedisSlotSemaphore:
         The grant stops being refreshed at once, so even when Redis cannot be told, the
         lease lapses within ``lease_ttl``; that case is logged, not raised.
         """
-        self._held.pop(grant.slot_id, None)
+        if self._held.pop(grant.slot_id, None) is not None:
+            self._share.released()
         if not self._closed:  # closing released everything already
             await self._cleanup("release", self._release, grant.slot_id)
 
@@ -237,15 +270,18 @@ class RedisSlotSemaphore:
         grants whose lease would still be valid are put back instead (see the module doc).
         """
         if not self._held:
+            self._share.update(-1)
             return []
         sent_at = time.monotonic()
         snapshot = list(self._held.values())
-        args: list[str | int] = [int(self._lease_ttl * 1000)]
+        args: list[str | int] = [int(self._lease_ttl * 1000), self.holder_id]
         for held in snapshot:
             may_reclaim = sent_at - held.confirmed_at < self._lease_ttl
             args += [held.grant.slot_id, held.grant.token, held.epoch, int(may_reclaim)]
         reply = await self._call("refresh", None, self._refresh, *args)
         epoch, lost_ids, reclaimed_ids = str(reply[0]), set(reply[1]), set(reply[2])
+        self._epoch_seen = epoch
+        self._share.update(int(reply[3]))
         lost: list[SlotGrant] = []
         stale_reclaims: list[str] = []
         for held in snapshot:
@@ -275,7 +311,13 @@ class RedisSlotSemaphore:
     async def state(self) -> tuple[int, int]:
         """(leases held, waiters queued) in Redis across every instance, after purging."""
         reply = await self._call("state", None, self._state)
+        self._epoch_seen = str(reply[2])
         return int(reply[0]), int(reply[1])
+
+    async def orphaned(self) -> int:
+        """How many slots dead holders' unsettled sessions keep out of use."""
+        reply = await self._call("state", None, self._state)
+        return int(reply[3])
 
     async def aclose(self) -> None:
         """Stop the wake-up task, fail pending waiters, give back every slot held."""
@@ -308,7 +350,16 @@ class RedisSlotSemaphore:
         # A fresh epoch candidate on every call: whichever call first meets an emptied Redis
         # names the new epoch, and a random name can never repeat the one that was lost (a
         # fixed one per instance would, when that instance is the first to return).
-        return [self._keys.wake_prefix, uuid.uuid4().hex, self._capacity, *extra]
+        return [
+            self._keys.wake_prefix,
+            uuid.uuid4().hex,
+            self._capacity,
+            self._epoch_seen,
+            int(self._lease_ttl * 1000),
+            int(self._orphan_hold * 1000),
+            self._keys.ledger_origin_prefix,
+            *extra,
+        ]
 
     async def _call(
         self,

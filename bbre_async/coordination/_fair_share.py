@@ -30,6 +30,7 @@ class FairShare:
     def update(self, neediest: int) -> None:
         """A fresh figure from Redis (-1 when no other holder waits)."""
         self._neediest = neediest
+        self._drop_lapsed(self._clock())
         self._promised_since_update = len(self._promises)  # still on their way
 
     def released(self) -> None:
@@ -40,7 +41,7 @@ class FairShare:
     def should_yield(self, held: int) -> bool:
         """True when one of the ``held`` slots should go back now; True counts as a promise."""
         now = self._clock()
-        self._promises = [at for at in self._promises if now - at < self._promise_ttl]
+        self._drop_lapsed(now)
         if self._neediest < 0:
             self._surplus_since = None
             return False
@@ -57,3 +58,12 @@ class FairShare:
         self._promised_since_update += 1
         self._surplus_since = now if gap == 1 else None
         return True
+
+    def _drop_lapsed(self, now: float) -> None:
+        """Forget promises the pool did not keep within ``promise_ttl`` (the session stayed
+        in use): they no longer count as slots on their way."""
+        kept = [at for at in self._promises if now - at < self._promise_ttl]
+        self._promised_since_update = max(
+            0, self._promised_since_update - (len(self._promises) - len(kept))
+        )
+        self._promises = kept

@@ -11,11 +11,8 @@ Design, in short:
 * Waiters stand in a queue ordered by a ticket. Only the first ``free`` waiters may take a
   slot, so a newcomer never overtakes a process that has been waiting longer. Queue entries
   have their own TTL, refreshed each time the waiter re-checks: a dead waiter leaves the queue.
-* Waiting is not polling. Every script that frees capacity pushes the ids of the waiters now
-  at the head to a per-instance list, and one task per instance blocks on that list with
-  ``BLPOP`` (one connection per instance however many tasks wait) and wakes exactly those
-  waiters. A list, unlike pub/sub, keeps a wake-up that arrives before the waiter blocks. Each
-  waiter still re-checks every ``recheck_interval`` so a lost wake-up costs at most that.
+* Waiting is not polling (see `WakeUps`); each waiter still re-checks every
+  ``recheck_interval`` so a lost wake-up costs at most that.
 * If Redis cannot answer, nothing is granted (``CoordinatorUnavailableError``). If Redis lost
   its data (restart without persistence), the next script starts a new *epoch* under a random
   name; holders see the epoch change on their next refresh and put their still-valid leases
@@ -31,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -46,6 +43,7 @@ from bbre_async.coordination._base import (
 )
 from bbre_async.coordination._fair_share import FairShare
 from bbre_async.coordination._redis_keys import RedisKeys, bounded, logger
+from bbre_async.coordination._redis_wakeups import WakeUps
 
 # A Redis call cut short by the caller's deadline with less time than this is taken as the
 # deadline's doing (a slot timeout), not as Redis being unreachable.
@@ -121,11 +119,9 @@ class RedisSlotSemaphore:
         self._is_held = client.register_script(scripts.IS_HELD)
         self._state = client.register_script(scripts.STATE)
         self._held: dict[str, _Held] = {}
-        self._waiters: dict[str, asyncio.Event] = {}
-        self._waiters_present = asyncio.Event()
-        self._no_waiters = asyncio.Event()
-        self._no_waiters.set()
-        self._wait_task: asyncio.Task[None] | None = None
+        self._wakeups = WakeUps(
+            self._wait_client, block=self._block, op_timeout=op_timeout, recheck=recheck_interval
+        )
         self._cleanups: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -153,7 +149,7 @@ class RedisSlotSemaphore:
 
     def rename(self, holder_id: str) -> None:
         """Take the holder id the ledger knows this process by; only before first use."""
-        if self._held or self._waiters or self._wait_task is not None:
+        if self._held or self._wakeups.in_use:
             raise CoordinatorUnavailableError("the semaphore is in use: too late to rename it")
         if not holder_id or "/" in holder_id:
             raise ValueError("holder_id must be non-empty and must not contain '/'")
@@ -177,11 +173,7 @@ class RedisSlotSemaphore:
         self._check_open()
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         slot_id = f"{self.holder_id}/{uuid.uuid4().hex}"
-        event = asyncio.Event()
-        self._waiters[slot_id] = event
-        self._waiters_present.set()
-        self._no_waiters.clear()
-        self._ensure_wait_task()
+        event = self._wakeups.add(slot_id, self._keys.wake(self.holder_id))
         first = True
         try:
             while True:
@@ -223,10 +215,7 @@ class RedisSlotSemaphore:
             await self._cleanup("abandon", self._abandon, slot_id)
             raise
         finally:
-            self._waiters.pop(slot_id, None)
-            if not self._waiters:
-                self._waiters_present.clear()
-                self._no_waiters.set()
+            self._wakeups.remove(slot_id)
 
     # -- release, refresh, fencing ---------------------------------------------------------
     async def release(self, grant: SlotGrant) -> None:
@@ -324,18 +313,7 @@ class RedisSlotSemaphore:
         if self._closed:
             return
         self._closed = True
-        for event in list(self._waiters.values()):
-            event.set()
-        task, self._wait_task = self._wait_task, None
-        if task is not None:
-            task.cancel()
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait({task}, timeout=self._op_timeout)
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                logger.error("the wake-up task had failed", exc_info=task.exception())
-        # Let the failed waiters leave the queue while the connections are still open.
-        with anyio.move_on_after(self._op_timeout, shield=True):
-            await self._no_waiters.wait()
+        await self._wakeups.aclose(timeout=self._op_timeout)
         await self.release_all()
         if self._cleanups:
             with anyio.CancelScope(shield=True):
@@ -430,45 +408,3 @@ class RedisSlotSemaphore:
         self._cleanups.add(task)
         task.add_done_callback(self._cleanups.discard)
         return task
-
-    def _ensure_wait_task(self) -> None:
-        if self._wait_task is None or self._wait_task.done():
-            self._wait_task = asyncio.get_running_loop().create_task(
-                self._wake_loop(), name=f"bbre_async redis wake-ups {self.holder_id}"
-            )
-
-    def _wake(self, waiter_ids: Iterable[str]) -> None:
-        for waiter_id in waiter_ids:
-            event = self._waiters.get(waiter_id)
-            if event is not None:
-                event.set()
-
-    async def _wake_loop(self) -> None:
-        """Block on this instance's wake-up list and wake the waiters named in it."""
-        key = self._keys.wake(self.holder_id)
-        client = self._wait_client
-        while True:
-            await self._waiters_present.wait()
-            try:
-                reply = await bounded(
-                    lambda: client.blpop([key], timeout=self._block),
-                    timeout=self._block + self._op_timeout,
-                    what="wait",
-                )
-                if reply is None:
-                    continue
-                woken = [str(reply[1])]
-                more = await bounded(
-                    lambda: client.lpop(key, scripts.WAKE_LIST_CAP),
-                    timeout=self._op_timeout,
-                    what="wait",
-                )
-                if more:
-                    woken.extend(str(item) for item in more)
-                self._wake(woken)
-            except CoordinatorUnavailableError as exc:
-                # Let every waiter re-check now: each sees the failure for itself and fails
-                # closed, or succeeds if Redis is back.
-                logger.debug("wake-up wait failed: %s", exc)
-                self._wake(list(self._waiters))
-                await anyio.sleep(self._recheck)

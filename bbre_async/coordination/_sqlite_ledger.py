@@ -48,9 +48,9 @@ from typing import TypeVar
 
 import anyio
 import anyio.to_thread
-import attrs
 
 from bbre_async._errors import CoordinationError
+from bbre_async.coordination import _sqlite_rows as rows
 from bbre_async.coordination import _sqlite_schema as schema
 from bbre_async.coordination._base import LedgerEntry, LedgerFileError, OwnerInfo
 from bbre_async.coordination._memory_ledger import (
@@ -58,7 +58,6 @@ from bbre_async.coordination._memory_ledger import (
     MemoryLedger,
     check_entry,
     find_orphans,
-    owner_is_gone,
 )
 from bbre_async.coordination._sqlite_file import (
     CorruptLedger,
@@ -204,7 +203,7 @@ class SqliteLedger:
         While the file is out of use, only this process's entries are known.
         """
         try:
-            return await self._run(_read_entries)
+            return await self._run(rows.read_entries)
         except _Unavailable:
             return await self._memory().entries()
 
@@ -219,10 +218,11 @@ class SqliteLedger:
         try:
             return await self._run(
                 functools.partial(
-                    self._claim_sync,
+                    rows.claim,
                     intent_id=intent_id,
                     new_owner=new_owner,
                     stale_after=stale_after,
+                    now=self._clock(),
                 )
             )
         except _Unavailable:
@@ -283,41 +283,6 @@ class SqliteLedger:
                 self._degrade_locked(conn, exc)
                 raise _Unavailable from exc
 
-    def _claim_sync(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        intent_id: str,
-        new_owner: OwnerInfo,
-        stale_after: float,
-    ) -> bool:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            won = False
-            now = self._clock()
-            row = conn.execute(schema.SELECT_ONE, (intent_id,)).fetchone()
-            entry = None if row is None else _decode(row)
-            if entry is not None and owner_is_gone(
-                entry.owner, entry.heartbeat_at, me=new_owner, stale_after=stale_after, now=now
-            ):
-                cursor = conn.execute(
-                    schema.CLAIM,
-                    (
-                        *schema.owner_params(new_owner),
-                        now,
-                        intent_id,
-                        *schema.owner_params(entry.owner),
-                        entry.heartbeat_at,
-                    ),
-                )
-                won = cursor.rowcount == 1
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return won
-
     def _degrade_locked(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> None:
         """Go to memory for now, keeping this process's entries. Called under the lock.
 
@@ -329,10 +294,7 @@ class SqliteLedger:
         try:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            rows = conn.execute(
-                schema.SELECT_BY_PROCESS, (socket.gethostname(), os.getpid())
-            ).fetchall()
-            seed = [entry for entry in map(_decode, rows) if entry is not None]
+            seed = rows.read_process_entries(conn, socket.gethostname(), os.getpid())
         except sqlite3.Error:
             pass
         if not _is_busy(exc):
@@ -371,7 +333,12 @@ class SqliteLedger:
                 conn = self._conn = self._connect()
             conn.execute(f"PRAGMA busy_timeout = {_PROBE_BUSY_MS}")
             try:
-                self._write_back(conn, fallback)
+                rows.write_back(
+                    conn,
+                    removed=self._removed_offline,
+                    entries=fallback.snapshot(),
+                    now=self._clock(),
+                )
             finally:
                 conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
         except (OSError, sqlite3.Error, CorruptLedger, LedgerFileError, schema.SchemaError) as exc:
@@ -385,24 +352,6 @@ class SqliteLedger:
         self._retry_at = None
         logger.info("session ledger %s is usable again; back on the file", self._path)
         return True
-
-    def _write_back(self, conn: sqlite3.Connection, fallback: MemoryLedger) -> None:
-        """Apply what this process did while away, in one transaction."""
-        now = self._clock()
-        entries = fallback.snapshot()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for intent_id in self._removed_offline:
-                conn.execute(schema.DELETE, (intent_id,))
-            for entry in entries:
-                # Fresh heartbeats: these owners were alive all along.
-                row = schema.entry_to_row(attrs.evolve(entry, heartbeat_at=now))
-                conn.execute(schema.UPSERT, row)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def _open_sync(self) -> None:
         try:
@@ -430,17 +379,3 @@ class SqliteLedger:
             conn, self._conn = self._conn, None
         if conn is not None:
             close_quietly(conn)
-
-
-def _read_entries(conn: sqlite3.Connection) -> list[LedgerEntry]:
-    rows = conn.execute(schema.SELECT_ALL).fetchall()
-    return [entry for entry in map(_decode, rows) if entry is not None]
-
-
-def _decode(row: tuple[object, ...]) -> LedgerEntry | None:
-    """One row as an entry, or None (with a warning) when a value cannot be read back."""
-    try:
-        return schema.row_to_entry(row)
-    except (ValueError, TypeError) as exc:
-        logger.warning("skipping an unreadable session ledger row %r: %s", row[:1], exc)
-        return None

@@ -66,7 +66,7 @@ async def share(url: str, redis_url: str, workers: int, stop_file: str) -> None:
     async with BBREClient(api_key="test-key", base_url=url) as client:
         lease_ttl = float(os.environ.get("BBRE_TEST_LEASE_TTL", "3"))
         coordinator = RedisCoordinator.for_client(
-            redis_url, client, lease_ttl=lease_ttl, op_timeout=0.5, rotation_interval=2.0
+            redis_url, client, lease_ttl=lease_ttl, op_timeout=2.0, rotation_interval=2.0
         )
         pool = SessionPool(
             client,

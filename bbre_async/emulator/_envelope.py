@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from aiohttp import web
@@ -62,6 +62,10 @@ class ApiError(Exception):
         self.details = details
         self.headers = headers
         super().__init__(f"{status} {code}: {self.message}")
+
+
+class Hangup(Exception):
+    """No answer at all: the handler drops the connection (a server that timed out)."""
 
 
 def invalid(message: str, **details: Any) -> ApiError:
@@ -132,6 +136,6 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return value
 
 
-def finite_number(value: Any) -> bool:
+def finite_number(value: Any) -> TypeGuard[int | float]:
     """True for int/float that are not bool, NaN or infinite (what a JSON validator accepts)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -43,13 +43,19 @@ def proxy(body: dict[str, Any]) -> Any:
     return value
 
 
-def non_negative_int(body: dict[str, Any], field: str, default: int) -> int:
+def lenient_int(body: dict[str, Any], field: str, default: int, *, low: int) -> int:
+    """A paging number, read the lenient way the vendor's listing pages describe: a value that
+    is not a number (or a numeric string) is ignored, a number is truncated and clamped to at
+    least ``low``. Never an error."""
     value = body.get(field)
-    if value is None:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return default
+    if isinstance(value, bool) or not finite_number(value):
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise invalid(f"{field} must be a non-negative integer.", field=field)
-    return value
+    return max(int(value), low)
 
 
 def positive_seconds(body: dict[str, Any], field: str, default: float) -> float:
@@ -88,23 +94,24 @@ def cookies(value: Any) -> dict[str, str] | None:
     raise invalid("cookies must be an object or a list of {name, value}.", field="cookies")
 
 
-def epoch_ms(body: dict[str, Any], field: str) -> int | None:
-    """An ISO 8601 date (``Z`` or an offset; naive means UTC) or epoch ms, as epoch ms."""
+def lenient_epoch_ms(body: dict[str, Any], field: str) -> int | None:
+    """An ISO 8601 date (``Z`` or an offset; naive means UTC) or epoch ms, as epoch ms; a value
+    that is neither is ignored (``None``), as the history page says it handles invalid values
+    gracefully."""
     value = body.get(field)
-    if value is None or value == "":
+    if isinstance(value, bool):
         return None
     if finite_number(value):
         return int(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and value:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            return round(parsed.timestamp() * 1000)
-    raise invalid(f"{field} must be an ISO 8601 date.", field=field)
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return round(parsed.timestamp() * 1000)
+    return None
 
 
 @attrs.frozen

@@ -59,8 +59,8 @@ def test_the_emulator_imports_nothing_from_the_client_side() -> None:
                 for name in names
                 if name.split(".")[0] == "bbre_async" and not name.startswith("bbre_async.emulator")
             ]
-    # the exceptions: the client fixtures' lazy imports of the clients
-    assert outside == [
+    # the exceptions: the client fixtures' lazy (and type-only) imports of the clients
+    assert sorted(set(outside)) == [
         ("pytest_plugin.py", "bbre_async"),
         ("pytest_plugin.py", "bbre_async.orchestrator"),
     ]

@@ -21,6 +21,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from bbre_async._errors import CoordinationError, PoolTimeoutError
+
 
 class EntryState(enum.Enum):
     """Where a ledger entry is in a create's life."""
@@ -122,12 +124,17 @@ class SlotGrant:
     token: int
 
 
-class CoordinatorUnavailableError(Exception):
+class CoordinatorUnavailableError(CoordinationError):
     """The coordinator cannot be reached; the pool fails closed rather than exceed the cap."""
 
 
-class SlotTimeoutError(Exception):
-    """No slot was granted before the deadline."""
+class SlotTimeoutError(PoolTimeoutError):
+    """No slot was granted before the deadline: the cap is busy, which is not an outage."""
+
+
+class LedgerFileError(CoordinationError):
+    """The file at a ledger path is not a session ledger (another program's database, or
+    not a database at all); it is left exactly as found."""
 
 
 @runtime_checkable
@@ -149,6 +156,10 @@ class LedgerStore(Protocol):
     async def claim(self, intent_id: str, new_owner: OwnerInfo, *, stale_after: float) -> bool:
         """Take over a dead owner's entry, atomically; False when someone else got it first
         or its owner heartbeated within ``stale_after`` seconds."""
+
+    async def orphans(self, *, me: OwnerInfo, stale_after: float) -> list[LedgerEntry]:
+        """The entries whose owner is gone (see ``owner_is_gone``), judged on the ledger's
+        own clock (the one its heartbeats were stamped with)."""
 
     async def aclose(self) -> None:
         """Release files or connections."""

@@ -22,6 +22,7 @@ from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from bbre_async._errors import CoordinationError
 from bbre_async.coordination._base import (
     Coordinator,
     CoordinatorUnavailableError,
@@ -145,7 +146,7 @@ class RedisCoordinator:
         if self._closed:
             raise CoordinatorUnavailableError("the Redis coordinator is closed")
         if self._owner is not None:
-            raise RuntimeError("the Redis coordinator is already open")
+            raise CoordinationError("the Redis coordinator is already open")
         await bounded(self._client.ping, timeout=self._op_timeout, what="ping")
         self._owner = owner
         self._heartbeat_task = asyncio.get_running_loop().create_task(
@@ -235,7 +236,7 @@ class RedisCoordinator:
         if self._closed:
             raise CoordinatorUnavailableError("the Redis coordinator is closed")
         if self._owner is None:
-            raise RuntimeError("open() the Redis coordinator first")
+            raise CoordinationError("open() the Redis coordinator first")
         return self._owner
 
     async def _heartbeat_loop(self) -> None:

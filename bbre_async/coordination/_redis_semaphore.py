@@ -102,7 +102,6 @@ class RedisSlotSemaphore:
         self.holder_id = holder_id or uuid.uuid4().hex
         if "/" in self.holder_id:
             raise ValueError("holder_id must not contain '/'")
-        self._epoch_candidate = uuid.uuid4().hex
         self._acquire = client.register_script(scripts.ACQUIRE)
         self._release = client.register_script(scripts.RELEASE)
         self._abandon = client.register_script(scripts.ABANDON)
@@ -306,7 +305,10 @@ class RedisSlotSemaphore:
             raise CoordinatorUnavailableError("the Redis semaphore is closed")
 
     def _script_args(self, *extra: str | int) -> list[str | int]:
-        return [self._keys.wake_prefix, self._epoch_candidate, self._capacity, *extra]
+        # A fresh epoch candidate on every call: whichever call first meets an emptied Redis
+        # names the new epoch, and a random name can never repeat the one that was lost (a
+        # fixed one per instance would, when that instance is the first to return).
+        return [self._keys.wake_prefix, uuid.uuid4().hex, self._capacity, *extra]
 
     async def _call(
         self,

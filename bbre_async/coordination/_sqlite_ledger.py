@@ -50,6 +50,7 @@ import anyio
 import anyio.to_thread
 import platformdirs
 
+from bbre_async._errors import CoordinationError
 from bbre_async.coordination import _sqlite_schema as schema
 from bbre_async.coordination._base import LedgerEntry, OwnerInfo
 from bbre_async.coordination._memory_ledger import (
@@ -206,7 +207,7 @@ class SqliteLedger:
         return find_orphans(await self.entries(), me=me, stale_after=stale_after, now=self._clock())
 
     async def aclose(self) -> None:
-        """Close the file; later calls raise RuntimeError. Idempotent."""
+        """Close the file; later calls raise CoordinationError. Idempotent."""
         self._closed = True
         if self._limiter is not None:
             await anyio.to_thread.run_sync(self._close_sync, limiter=self._limiter)
@@ -219,9 +220,9 @@ class SqliteLedger:
 
     def _memory(self) -> MemoryLedger:
         if self._closed:
-            raise RuntimeError("the ledger is closed")
+            raise CoordinationError("the ledger is closed")
         if self._fallback is None:  # only reachable when `open` was skipped
-            raise RuntimeError("the ledger was not opened; use `await SqliteLedger.open(...)`")
+            raise CoordinationError("the ledger was not opened; use `await SqliteLedger.open(...)`")
         return self._fallback
 
     async def _run(self, op: Callable[[sqlite3.Connection], _T]) -> _T:

@@ -15,12 +15,8 @@ from bbre_async.coordination._base import (
     SlotTimeoutError,
 )
 from bbre_async.coordination._redis_coordinator import RedisCoordinator
+from bbre_async.testing import RedisServer
 from tests.waiting import eventually as wait_until
-
-try:
-    from tests.coordination.redis_server import RedisServer
-except ImportError:  # collected without the repository root on sys.path
-    from redis_server import RedisServer  # type: ignore[no-redef]
 
 pytestmark = pytest.mark.redis
 

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bbre_async._errors import CoordinationError
 from bbre_async.coordination._base import EntryState, LedgerEntry, LedgerStore, OwnerInfo
 from bbre_async.coordination._memory_ledger import MemoryLedger
 from bbre_async.coordination._sqlite_ledger import (
@@ -180,7 +181,7 @@ async def test_calls_after_aclose_raise(path: Path, owner: OwnerInfo) -> None:
     ledger = await SqliteLedger.open(path)
     await ledger.aclose()
     await ledger.aclose()  # idempotent
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(CoordinationError, match="closed"):
         await ledger.record(make_entry(owner))
 
 

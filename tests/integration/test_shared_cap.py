@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bbre_async.emulator import AccountState, Emulator
-from tests.coordination.redis_server import RedisServer
+from bbre_async.testing import RedisServer
 from tests.waiting import eventually as wait_for
 
 from .conftest import start_worker

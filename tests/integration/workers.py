@@ -11,8 +11,18 @@ import json
 import os
 import sys
 
-from bbre_async import BBREClient
-from bbre_async.pool import SessionPool
+from bbre_async import BBREClient, BBREError
+from bbre_async.pool import PooledSession, SessionPool
+
+
+async def lease_one(pool: SessionPool) -> PooledSession:
+    """Lease a session as a patient user does: a failed create (a lost answer) is retried."""
+    for _ in range(9):
+        try:
+            return await pool.acquire(timeout=20)
+        except BBREError:
+            await asyncio.sleep(0.1)
+    return await pool.acquire(timeout=20)
 
 
 async def hold(url: str, count: int, ledger_path: str | None, handle_signals: bool) -> None:
@@ -26,7 +36,7 @@ async def hold(url: str, count: int, ledger_path: str | None, handle_signals: bo
             idle_timeout=None,
         )
         async with pool:
-            leases = [await pool.acquire(timeout=20) for _ in range(count)]
+            leases = [await lease_one(pool) for _ in range(count)]
             for lease in leases:
                 await lease.get("https://target.test/hold")
             print("ready", flush=True)

@@ -299,5 +299,5 @@ def test_a_closed_pipe_ends_the_export_quietly(
     process.stdout.close()  # as `| head -1` does
 
     stderr = process.stderr.read().decode()
-    assert process.wait(30) == 1
+    assert process.wait(30) == 0  # a reader that stops early is a normal end, as for `cat`
     assert stderr == ""

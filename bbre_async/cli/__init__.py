@@ -17,8 +17,15 @@ CLI_REQUIREMENTS = ("click", "rich")
 
 
 def missing_requirements() -> list[str]:
-    """The command line's dependencies that are not installed."""
-    return [name for name in CLI_REQUIREMENTS if find_spec(name) is None]
+    """The command line's dependencies that are not installed (or are blocked: a ``None``
+    entry in ``sys.modules``)."""
+    return [name for name in CLI_REQUIREMENTS if not _installed(name)]
+
+
+def _installed(name: str) -> bool:
+    if name in sys.modules:
+        return sys.modules[name] is not None
+    return find_spec(name) is not None
 
 
 def main() -> None:

@@ -104,8 +104,10 @@ class ChunkedTable:
         """Drop foldable columns, lowest ``fold`` first, until the first chunk fits."""
         order = sorted((rank, i) for i, rank in enumerate(self._fold) if rank is not None)
         width = self._console.width
+        unbounded = self._console.options.update_width(1_000_000)  # measure, do not clamp
         for _, column in order:
-            if self._console.measure(self._table(self._kept, self._rows)).maximum <= width:
+            needed = self._console.measure(self._table(self._kept, self._rows), options=unbounded)
+            if needed.maximum <= width:
                 return
             self._kept.remove(column)
 

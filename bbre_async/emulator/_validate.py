@@ -41,10 +41,14 @@ def proxy(body: dict[str, Any]) -> Any:
     return value
 
 
+#: The largest page number read; beyond it a listing is empty anyway.
+PAGE_MAX = 1_000_000_000
+
+
 def lenient_int(body: dict[str, Any], field: str, default: int, *, low: int) -> int:
     """A paging number, read the lenient way the vendor's listing pages describe: a value that
-    is not a number (or a numeric string) is ignored, a number is truncated and clamped to at
-    least ``low``. Never an error."""
+    is not a number (or a numeric string) is ignored, a number is truncated and clamped to
+    ``low``-``PAGE_MAX``. Never an error."""
     value = body.get(field)
     if isinstance(value, str):
         try:
@@ -53,7 +57,7 @@ def lenient_int(body: dict[str, Any], field: str, default: int, *, low: int) -> 
             return default
     if isinstance(value, bool) or not finite_number(value):
         return default
-    return max(int(value), low)
+    return min(max(int(value), low), PAGE_MAX)
 
 
 def positive_seconds(body: dict[str, Any], field: str, default: float) -> float:

@@ -74,15 +74,22 @@ _CALLER_ERRORS = (
 )
 
 
+#: When set, default ledgers live in this directory instead of the user's cache directory.
+LEDGER_DIR_ENV = "BBRE_LEDGER_DIR"
+
+
 def default_ledger_path(api_key_fingerprint: str, base_url: str) -> Path:
     """Where the ledger for one API key (by fingerprint, never the key) and base URL lives.
 
     One file per pair: pools on the same key and server share a ledger and can reap each
     other's leftovers; pools pointed at another server (an emulator, say) never see them. A
-    trailing slash on ``base_url`` does not make a different file.
+    trailing slash on ``base_url`` does not make a different file. ``$BBRE_LEDGER_DIR``, when
+    set, replaces the cache directory (the pytest plugin points it at a temporary one).
     """
     identity = json.dumps([api_key_fingerprint, base_url.rstrip("/")])
     digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    if directory := os.environ.get(LEDGER_DIR_ENV):
+        return Path(directory) / f"ledger-{digest}.sqlite3"
     cache_dir = Path(platformdirs.user_cache_dir("bbre_async", appauthor=False))
     return cache_dir / "ledgers" / f"ledger-{digest}.sqlite3"
 

@@ -76,6 +76,18 @@ async def _injected(
     return error_response(ApiError(500, "SERVICE_ERROR"))
 
 
+#: Faults that let the call be processed, then spoil its answer.
+_AFTER_PROCESSING = frozenset({"lost_answer", "garbled_answer"})
+
+
+def _garbled(response: web.Response) -> web.Response:
+    """The first half of ``response``'s body, same status: processed, but unreadable."""
+    body = response.body if isinstance(response.body, bytes) else b""
+    return web.Response(
+        body=body[: len(body) // 2], status=response.status, headers=response.headers
+    )
+
+
 def _handler(
     engine: Engine, endpoint: str, op: SyncOp | AsyncOp, is_async: bool
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -87,7 +99,7 @@ def _handler(
         key = headers.get("x-api-key") or headers.get("apikey")
         faults = engine.faults
         fault = faults.pick(endpoint) if faults.active else None
-        if fault is not None and fault != "lost_answer":
+        if fault is not None and fault not in _AFTER_PROCESSING:
             return await _injected(engine, request, fault, engine.by_key.get(key or ""))
         account: Account | None = None
         try:
@@ -112,10 +124,13 @@ def _handler(
             engine.internal_errors += 1
             log.exception("emulator: unexpected error on %s", endpoint)
             response = error_response(ApiError(500, "SERVICE_ERROR"))
-        if fault == "lost_answer":
+        if fault is not None:  # a fault that lets the call be processed first
             engine.count_fault(fault, account)
-            engine.count_lost(endpoint, account)
-            _abort(request)
+            if fault == "lost_answer":
+                engine.count_lost(endpoint, account)
+                _abort(request)
+            else:
+                response = _garbled(response)
         return response
 
     return handle

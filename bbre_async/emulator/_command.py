@@ -47,6 +47,8 @@ FAULT_ALIASES = {
     "reset": "drop",
     "lost": "lost_answer",
     "lost_answer": "lost_answer",
+    "garbled": "garbled_answer",
+    "garbled_answer": "garbled_answer",
     "create502": "create_bad_gateway",
     "create_bad_gateway": "create_bad_gateway",
     "lag": "listing_lag",
@@ -248,7 +250,8 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> str:
     multiple=True,
     metavar="KIND=VALUE",
     help="A fault rate, e.g. 500=0.03, 429=0.01, 502=0.01, drop=0.01, lost=0.01, "
-    "create502=0.2 (a proxy's 502 before a create reaches the server); "
+    "create502=0.2 (a proxy's 502 before a create reaches the server), garbled=0.01 (a 200 "
+    "whose body is cut in half); "
     "or lag=SECONDS (listing lag), retry_after=SECONDS. Repeatable.",
 )
 @click.option(

@@ -103,7 +103,8 @@ class Engine:
             self.scaled_ms(retention) if math.isfinite(retention) else None
         )
         self._task_ids = itertools.count(1)
-        self._task_prefix = f"{secrets.randbits(48):012x}"
+        run = f"{secrets.randbits(80):020x}"  # 8-4-4-4 hex of the UUID shape, per run
+        self._task_prefix = f"{run[:8]}-{run[8:12]}-{run[12:16]}-{run[16:20]}-"
         self.latency = settings.latency
         self.latency_on = settings.latency.enabled
         self.accounts: dict[str, Account] = {}
@@ -208,9 +209,7 @@ class Engine:
     def new_task_id(self) -> str:
         """A UUID-shaped id, unique in this emulator: a random run prefix and a counter
         (a ``uuid4`` per task cost 5 % of the emulator's CPU)."""
-        n = f"{next(self._task_ids):020x}"
-        p = self._task_prefix
-        return f"{p[:8]}-{p[8:12]}-{n[:4]}-{n[4:8]}-{n[8:]}"
+        return f"{self._task_prefix}{next(self._task_ids):012x}"
 
     # -- sessions --------------------------------------------------------------------------
 

@@ -77,11 +77,15 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+#: Passed as ``headers=``: half the cost of ``content_type=``, which aiohttp parses each time.
+_JSON_HEADERS = {"Content-Type": JSON_TYPE}
+
+
 def ok(payload: dict[str, Any], status: int = 200) -> web.Response:
     """A success envelope around ``payload`` (whose keys sit at the top level)."""
     body = {"success": True, "service": SERVICE}
     body.update(payload)
-    return web.Response(body=orjson.dumps(body), status=status, content_type=JSON_TYPE)
+    return web.Response(body=orjson.dumps(body), status=status, headers=_JSON_HEADERS)
 
 
 def error_body(error: ApiError) -> dict[str, Any]:
@@ -92,12 +96,8 @@ def error_body(error: ApiError) -> dict[str, Any]:
 
 
 def error_response(error: ApiError) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(error_body(error)),
-        status=error.status,
-        content_type=JSON_TYPE,
-        headers=error.headers,
-    )
+    headers = _JSON_HEADERS if not error.headers else {**_JSON_HEADERS, **error.headers}
+    return web.Response(body=orjson.dumps(error_body(error)), status=error.status, headers=headers)
 
 
 def rate_limited(retry_after: float) -> ApiError:

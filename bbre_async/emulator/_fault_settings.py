@@ -29,7 +29,9 @@ ENDPOINTS = (
     "request/execute",
 )
 
-FaultKind = Literal["drop", "bad_gateway", "service_error", "rate_limit", "lost_answer"]
+FaultKind = Literal[
+    "drop", "bad_gateway", "service_error", "rate_limit", "lost_answer", "garbled_answer"
+]
 #: Fault kinds, in the order a single random draw is mapped onto them.
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "drop",
@@ -37,6 +39,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
     "service_error",
     "rate_limit",
     "lost_answer",
+    "garbled_answer",
 )
 
 
@@ -76,6 +79,9 @@ class Faults:
     - ``rate_limit``: ``429 RATE_LIMIT_EXCEEDED`` with ``Retry-After`` and ``retryAfter``.
     - ``lost_answer``: the call IS processed (a session created, a charge taken), then the
       connection is aborted without an answer: the case that makes blind retries unsafe.
+    - ``garbled_answer``: the call IS processed, then answered with its status (``200`` when
+      it succeeded) but only the first half of its JSON body, so it cannot be parsed: a
+      session may exist though its answer cannot be read.
 
     Two faults aimed at one endpoint each, outside the draw above (``endpoints`` does not
     limit them):
@@ -101,6 +107,7 @@ class Faults:
     service_error: float = attrs.field(default=0.0, validator=_rate)
     rate_limit: float = attrs.field(default=0.0, validator=_rate)
     lost_answer: float = attrs.field(default=0.0, validator=_rate)
+    garbled_answer: float = attrs.field(default=0.0, validator=_rate)
     create_bad_gateway: float = attrs.field(default=0.0, validator=_rate)
     failing_closes: CloseFailure | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.in_(CLOSE_FAILURES))

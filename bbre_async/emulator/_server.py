@@ -214,7 +214,7 @@ class Emulator:
     def inject(self, kind: FaultKind, *, endpoint: str | None = None, count: int = 1) -> None:
         """Make the next ``count`` calls (to ``endpoint``, e.g. ``"session/create"``, or to any
         endpoint) fail as ``kind``: ``drop``, ``bad_gateway``, ``service_error``,
-        ``rate_limit`` or ``lost_answer``."""
+        ``rate_limit``, ``lost_answer`` or ``garbled_answer``."""
         self.engine.faults.script(kind, endpoint, count)
 
     def clear_faults(self) -> None:

@@ -44,7 +44,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     pytest_asyncio = None  # type: ignore[assignment]
 
-#: The variable the pool reads for its default ledger directory (``bbre_async.pool``).
+#: The variable ``bbre_async.coordination.default_ledger_path`` reads (pools, the CLI's reap).
 LEDGER_DIR_ENV = "BBRE_LEDGER_DIR"
 
 _LEDGER_DIR = pytest.StashKey[Path]()

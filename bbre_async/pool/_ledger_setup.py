@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +11,14 @@ from bbre_async.pool._backend import SessionBackend
 
 AUTO: Any = "auto"
 
-#: When set, the default (``AUTO``) ledger lives in this directory instead of the user's cache
-#: directory; the pytest plugin points it at a temporary directory for a test run.
-LEDGER_DIR_ENV = "BBRE_LEDGER_DIR"
-
 
 def default_coordinator(backend: SessionBackend, ledger_path: Any) -> LocalCoordinator:
-    """An in-process cap with an SQLite ledger in the user's cache directory (``AUTO``; the
-    directory named by ``$BBRE_LEDGER_DIR`` instead, when set), at
+    """An in-process cap with an SQLite ledger in the user's cache directory (``AUTO``), at
     ``ledger_path``, or in memory only (``None``: no crash safety across runs)."""
     if ledger_path is None:
         path = None
     elif ledger_path == AUTO:
         path = default_ledger_path(backend.key_fingerprint, backend.base_url)
-        if directory := os.environ.get(LEDGER_DIR_ENV):
-            path = Path(directory) / path.name
     else:
         path = Path(ledger_path)
     return LocalCoordinator(capacity=backend.account_cap, ledger_path=path)

@@ -226,7 +226,10 @@ async def test_wal_mode_and_normal_sync(path: Path) -> None:
     await ledger.aclose()
 
 
-def test_default_path_is_per_fingerprint_and_url_and_hides_both() -> None:
+def test_default_path_is_per_fingerprint_and_url_and_hides_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("BBRE_LEDGER_DIR", raising=False)  # the pytest plugin sets it
     base = default_ledger_path("fp-1", "https://api.example.com/v1")
     assert base.is_relative_to(platformdirs.user_cache_dir("bbre_async", appauthor=False))
     assert base.suffix == ".sqlite3"
@@ -234,6 +237,8 @@ def test_default_path_is_per_fingerprint_and_url_and_hides_both() -> None:
     assert "example" not in str(base)
     assert default_ledger_path("fp-1", "https://api.example.com/v1/") == base
     assert default_ledger_path("fp-2", "https://api.example.com/v1") != base
+    monkeypatch.setenv("BBRE_LEDGER_DIR", str(tmp_path))
+    assert default_ledger_path("fp-1", "https://api.example.com/v1") == tmp_path / base.name
     assert default_ledger_path("fp-1", "http://127.0.0.1:8787") != base
 
 

@@ -154,8 +154,8 @@ async def test_binding_beyond_loopback_warns() -> None:
 
 
 def test_knob_flags_reach_the_settings() -> None:
-    faults = parse_faults(("create502=0.25",), (), "timeout")
-    assert faults == Faults(create_bad_gateway=0.25, failing_closes="timeout")
+    faults = parse_faults(("create502=0.25", "garbled=0.1"), (), "timeout")
+    assert faults == Faults(create_bad_gateway=0.25, garbled_answer=0.1, failing_closes="timeout")
     settings = build_settings(
         api_keys=(), clock_offset=-120, expiry_form="past", session_retention=30
     )

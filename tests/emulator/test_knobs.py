@@ -11,7 +11,7 @@ from email.utils import formatdate, parsedate_to_datetime
 import aiohttp
 import pytest
 
-from bbre_async import BBREClient, ServiceError
+from bbre_async import BBREClient, BBREError, ServiceError
 from bbre_async.emulator import Emulator, EmulatorSettings, Faults, ManualClock, running_emulator
 from tests.emulator._helpers import Api, make_settings
 from tests.emulator.conftest import START
@@ -168,6 +168,23 @@ async def test_a_proxy_502_before_the_create_creates_nothing(api: Api, emu: Emul
     with pytest.raises(aiohttp.ClientError):
         await api.call("/session/create", {"timeout": 300})
     assert emu.state.account().sessions_created == 1  # the lost answer's session exists
+
+
+@pytest.mark.parametrize(
+    "settings", [make_settings(faults=Faults(garbled_answer=1.0, endpoints=["session/create"]))]
+)
+async def test_a_garbled_create_answer_still_made_the_session(api: Api, emu: Emulator) -> None:
+    answer = await api.call("/session/create", {"timeout": 300})
+    assert answer.status == 200
+    assert answer.json is None  # half a JSON document
+    assert answer.text.startswith('{"success":true')
+    state = emu.state.account()
+    assert state.sessions_created == 1 and state.active_sessions == 1
+    assert state.faults == {"garbled_answer": 1}
+    async with BBREClient(api_key="test-key", base_url=emu.base_url) as client:
+        with pytest.raises(BBREError):
+            await client.sessions.create()
+    assert emu.state.account().sessions_created == 2
 
 
 async def test_create_502_rate_is_drawn_per_create(emu: Emulator, api: Api) -> None:

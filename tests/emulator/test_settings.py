@@ -20,14 +20,19 @@ from bbre_async.emulator import (
 
 def test_public_names() -> None:
     assert set(emulator_module.__all__) == {
+        "CLOSE_FAILURES",
         "ENDPOINTS",
+        "EXPIRY_FORMS",
         "FAULT_KINDS",
         "AccountSpec",
         "AccountState",
         "Clock",
+        "CloseFailure",
         "Emulator",
         "EmulatorSettings",
         "EmulatorState",
+        "ExpiryForm",
+        "FaultKind",
         "Faults",
         "Latency",
         "ManualClock",

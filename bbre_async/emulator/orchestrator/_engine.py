@@ -27,6 +27,7 @@ from bbre_async.emulator.orchestrator._state import OrchestratorState, Org, Sess
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+MAX_OFFSET = 1_000_000_000  # a larger offset reads as this one: the page is empty anyway
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -202,7 +203,7 @@ class OrchestratorEngine:
         is not an integer is ignored (25, 0), integers are clamped (``limit`` to 1-100,
         ``offset`` to >= 0). An unfiltered or ``active`` page never walks ended sessions."""
         limit = _int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-        offset = _int_param(query, "offset", 0, 0, None)
+        offset = _int_param(query, "offset", 0, 0, MAX_OFFSET)
         status = query.get("status")
         said = self.offset()
         if status is None or status == "active":

@@ -491,6 +491,8 @@ class SessionPool:
             return "max requests reached"
         if entry.consecutive_errors >= config.max_consecutive_errors:
             return "too many errors"
+        if self.coordinator.should_yield_slot():
+            return "handed back: another process waits for a fair share of the cap"
         return None
 
     def _note_request(self, entry: Entry, *, ok: bool) -> None:

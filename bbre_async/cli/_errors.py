@@ -41,6 +41,8 @@ from bbre_async._errors import (
     RateLimitError,
     ServiceError,
     SessionLimitError,
+    SessionNotFoundError,
+    TaskNotFoundError,
 )
 from bbre_async.cli._state import CliState
 
@@ -126,6 +128,14 @@ def _not_the_api(error: BBREError) -> bool:
     return isinstance(error, InvalidResponseError) or (error.status >= 400 and not error.code)
 
 
+def _unknown_endpoint(error: BBREError) -> bool:
+    """True for a 404 that is not about a session or task id: the server has no such path,
+    so the base URL (its path, usually) is not the API's."""
+    return isinstance(error, NotFoundError) and not isinstance(
+        error, SessionNotFoundError | TaskNotFoundError
+    )
+
+
 def _base_url_option(env_name: str) -> str:
     ctx = click.get_current_context(silent=True)
     state = ctx.find_object(CliState) if ctx is not None else None
@@ -155,6 +165,13 @@ def _hint(error: BBREError) -> tuple[str, int]:
     provider = current_provider()
     if _not_the_api(error):
         return _foreign_answer_hint(error, provider.title, provider.base_url_env), EXIT_API
+    if _unknown_endpoint(error):
+        where = _base_url_option(provider.base_url_env)
+        return (
+            f"the server has no such endpoint, so {where} does not look like the "
+            f"{provider.title} API's base URL; check it or {provider.base_url_env}",
+            EXIT_API,
+        )
     if isinstance(error, AuthenticationError):
         return f"check --api-key or {provider.api_key_env}", EXIT_AUTH
     if isinstance(error, PermissionDeniedError):
@@ -179,7 +196,7 @@ def _hint(error: BBREError) -> tuple[str, int]:
             EXIT_API
         )
     if isinstance(error, NotFoundError):
-        return "no such item on this account; check the id", EXIT_API
+        return "no such session or task on this account; check the id", EXIT_API
     if isinstance(error, BadRequestError):
         return "the server rejected the request; check the options", EXIT_API
     return "run again with -vv to see each request and its answer", EXIT_API

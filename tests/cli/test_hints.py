@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Invoke
+from tests.cli.conftest import EmulatorThread, Invoke
 
 PAGES = {
     "/nginx-501": (501, "text/html", "<html><head><title>501 Not Implemented</title></head>"),
@@ -176,3 +176,15 @@ def test_timeout_bounds_reap(silent_server: str, invoke: Invoke, tmp_path: Path)
 
     assert code == 5
     assert line.startswith("error: reaping sessions failed: ")
+
+
+def test_a_wrong_path_on_the_right_server_points_at_the_base_url(
+    server: EmulatorThread, invoke: Invoke
+) -> None:
+    url = server.base_url + "/v1"
+    code, line = error_line(invoke, url, "balance")
+
+    assert code == 4
+    assert "HTTP 404" in line
+    assert f"the server has no such endpoint, so --base-url ({url}) does not look like" in line
+    assert "see the message above" not in line

@@ -22,6 +22,8 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks._server_proc import process_cpu_seconds
+
 ACCOUNT = "account1"  # the CLI names accounts account1, account2, ...
 API_KEY = "test-key"  # the CLI's default key
 
@@ -93,6 +95,10 @@ class EmulatorProcess:
                 process.wait(timeout=5)
         if process.stdout is not None:
             process.stdout.close()
+
+    def cpu_seconds(self) -> float | None:
+        """The emulator process's CPU time so far (Linux ``/proc``), or None."""
+        return process_cpu_seconds(self.process.pid) if self.process else None
 
     def __enter__(self) -> EmulatorProcess:
         self.start()

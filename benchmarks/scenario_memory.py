@@ -93,7 +93,7 @@ async def _run(base_url: str, total: int) -> dict[str, Any]:
 
 
 def run(quick: bool) -> list[Result]:
-    total = 10_000 if quick else 100_000
+    total = 5_000 if quick else 100_000
     with EmulatorProcess(cpu=0, time_scale=100.0) as emu, pinned_to_other_cores(0):
         info = asyncio.run(_run(emu.base_url, total))
     notes = (

@@ -230,7 +230,7 @@ def _spread(waits: list[float]) -> float:
 
 
 def run(quick: bool) -> list[Result]:
-    count, reps = (3_000, 3) if quick else (20_000, 7)
+    count, reps = (3_000, 2) if quick else (20_000, 7)
     with EmulatorProcess(cpu=0) as emu, pinned_to_other_cores(0):
         url = emu.base_url
         costs = interleave(
@@ -259,7 +259,7 @@ def run(quick: bool) -> list[Result]:
     sem_overtaking = max(o for _, o in queues["semaphore"])
     waits = queues["pool"][0][0]
     return [
-        in_loop_row(*((100, 2) if quick else (500, 5))),
+        in_loop_row(*((100, 1) if quick else (500, 5))),
         result(
             NAME,
             "uncontended acquire+release, µs: pool ÷ asyncio.Semaphore",

@@ -190,6 +190,6 @@ def run(quick: bool) -> list[Result]:
     with EmulatorProcess(cpu=0) as emu, pinned_to_other_cores(0):
         return [
             _capacity(emu, quick),
-            cpu_row(emu, *((0.4, 2) if quick else (2.0, 5))),
-            listing_row(emu, *((300, 3_000, 50) if quick else (1_000, 100_000, 300))),
+            cpu_row(emu, *((0.4, 1) if quick else (2.0, 5))),
+            listing_row(emu, *((200, 2_000, 50) if quick else (1_000, 100_000, 300))),
         ]

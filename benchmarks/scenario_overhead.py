@@ -6,7 +6,9 @@ throughputs is the ratio of their costs. The pool is put against a naive raw aio
 (``json=`` + ``resp.json()``) and the tuned raw arm (bodies serialized once, orjson); see
 ``benchmarks._arms``. Arms run in interleaved rounds (naive, tuned, sdk, pool, naive, ...);
 ratios are the median of the per-round ratios; CPU µs per request is this process's CPU time
-(``time.process_time``) over the counted window divided by the requests counted.
+(``time.process_time``) over the counted window divided by the requests counted. When other
+processes share the client's core, throughput moves with the share the client gets; the notes
+also give the ratio of CPU per request, which does not (the throughput ratio at equal CPU).
 
 The same loop also runs against the emulator (0 ms and 5 ms server time), as before: there
 the server does real work, so at 0 ms the rate is partly the server's, and at 5 ms the client
@@ -92,7 +94,11 @@ def stub_rows(stub: ServerProcess, sizes: Sizes) -> list[Result]:
         "stub_core_share": {name: [rounded(s) for s in v] for name, v in share.items()},
         "failed_requests": failed,
     }
+    details["client_core_share"] = {
+        name: [rounded(r.cpu_seconds / r.seconds) for r in loads] for name, loads in runs.items()
+    }
     pool_rates = [r.rate for r in runs["pool"]]
+    pool_cpu = [r.cpu_us_per_op for r in runs["pool"]]
     rows = []
     for arm, target, label in (
         ("naive", NAIVE_TARGET, "naive raw aiohttp (json=, resp.json())"),
@@ -107,7 +113,11 @@ def stub_rows(stub: ServerProcess, sizes: Sizes) -> list[Result]:
                 ratio=paired_ratio(pool_rates, [r.rate for r in runs[arm]]),
                 target=target,
                 require=failed == 0,
-                notes=cpu_note,
+                notes=(
+                    f"{cpu_note}; CPU-per-request ratio {arm} ÷ pool "
+                    f"{paired_ratio([r.cpu_us_per_op for r in runs[arm]], pool_cpu):.3f} "
+                    "(the throughput ratio at equal CPU)"
+                ),
                 details=details,
             )
         )

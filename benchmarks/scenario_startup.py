@@ -59,7 +59,7 @@ def commands() -> dict[str, list[str]]:
 
 
 def run(quick: bool) -> list[Result]:
-    return rows(3 if quick else 21)
+    return rows(2 if quick else 21)
 
 
 def rows(reps: int) -> list[Result]:

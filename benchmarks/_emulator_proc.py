@@ -118,11 +118,15 @@ class EmulatorProcess:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (an http:// loopback URL)
             return json.loads(response.read())
 
-    def state(self) -> dict[str, Any]:
-        """The default account's counters (``GET /_emulator/state``)."""
+    def server_state(self) -> dict[str, Any]:
+        """The whole ``GET /_emulator/state`` answer: server-wide fields and every account."""
         url = f"{self.base_url}/_emulator/state"
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (an http:// loopback URL)
-            return dict(json.loads(response.read())["accounts"][ACCOUNT])
+            return dict(json.loads(response.read()))
+
+    def state(self) -> dict[str, Any]:
+        """The default account's counters (``GET /_emulator/state``)."""
+        return dict(self.server_state()["accounts"][ACCOUNT])
 
     def set_latency(self, endpoints: Mapping[str, float]) -> None:
         """Server-side delay per endpoint, real seconds; kept across ``reset``."""

@@ -22,6 +22,7 @@ class InstantBackend:
 
     name = "instant"
     account_cap = 10
+    max_life = LIFE  # the longest life a session of this backend may be granted
     supports_extend = False
     key_fingerprint = "benchmark-instant-backend"
     base_url = "memory://instant"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
 
 from bbre_async.emulator._loadcheck import measure
 from benchmarks import _raw
@@ -96,10 +95,15 @@ async def _listing_ms(base_url: str, calls: int) -> dict[str, float]:
     return out
 
 
-def _stored(emu: EmulatorProcess) -> Any:
-    """What the emulator says it keeps, if its state view says (key names vary)."""
-    state = emu.state()
-    return {k: v for k, v in state.items() if "stored" in k or "retained" in k} or None
+def _stored(emu: EmulatorProcess) -> int | None:
+    """How many sessions the emulator says it keeps (``stored_sessions``, server-wide or per
+    account), or None when its state view does not say."""
+    state = emu.server_state()
+    for scope in (state, *state.get("accounts", {}).values()):
+        count = scope.get("stored_sessions")
+        if isinstance(count, int):
+            return count
+    return None
 
 
 def listing_row(emu: EmulatorProcess, small: int, large: int, calls: int) -> Result:
@@ -122,7 +126,11 @@ def listing_row(emu: EmulatorProcess, small: int, large: int, calls: int) -> Res
         notes=(
             f"10 active at each reading, median of {calls} calls; unfiltered first page "
             f"{after_small['all']:.2f} → {after_large['all']:.2f} ms (ratio {unfiltered:.2f})"
-            + ("" if stored_large else "; the state view shows no count of stored sessions")
+            + (
+                f"; stored sessions {stored_small:,} → {stored_large:,}"
+                if stored_small is not None and stored_large is not None
+                else "; the state view shows no count of stored sessions"
+            )
         ),
         details={
             "listing_ms": {"small": after_small, "large": after_large},

@@ -139,7 +139,7 @@ async def _semaphore_in_loop(base_url: str, per_worker: int) -> float:
     return ns
 
 
-def in_loop_row(per_worker: int, reps: int) -> Result:
+def in_loop_row(per_worker: int, reps: int, warmups: int = 1) -> Result:
     with stub_server(cpu=0) as stub, pinned_to_other_cores(0):
         url = stub.base_url
         runs = interleave(
@@ -148,6 +148,7 @@ def in_loop_row(per_worker: int, reps: int) -> Result:
                 "semaphore": lambda: asyncio.run(_semaphore_in_loop(url, per_worker)),
             },
             repetitions=reps,
+            warmups=warmups,
         )
     return result(
         NAME,
@@ -259,7 +260,7 @@ def run(quick: bool) -> list[Result]:
     sem_overtaking = max(o for _, o in queues["semaphore"])
     waits = queues["pool"][0][0]
     return [
-        in_loop_row(*((100, 1) if quick else (500, 5))),
+        in_loop_row(*((100, 1, 0) if quick else (500, 5, 1))),
         result(
             NAME,
             "uncontended acquire+release, µs: pool ÷ asyncio.Semaphore",

@@ -161,7 +161,7 @@ async def _drive(base_url: str, duration: float, server_cpu: Callable[[], float 
     return 1e6 * (after - before) / max(1, load.done)
 
 
-def cpu_row(emu: EmulatorProcess, duration: float, reps: int) -> Result:
+def cpu_row(emu: EmulatorProcess, duration: float, reps: int, warmups: int = 1) -> Result:
     metric = "server CPU µs per /session/request: emulator ÷ minimal aiohttp.web handler"
     if emu.process is None or emu.cpu_seconds() is None:
         return result(NAME, metric, None, notes="skipped: no /proc to read a server's CPU time")
@@ -175,7 +175,8 @@ def cpu_row(emu: EmulatorProcess, duration: float, reps: int) -> Result:
         def web_arm() -> float:
             return asyncio.run(_drive(web.base_url, duration, web.cpu_seconds))
 
-        runs = interleave({"emulator": emulator_arm, "web": web_arm}, repetitions=reps)
+        arms = {"emulator": emulator_arm, "web": web_arm}
+        runs = interleave(arms, repetitions=reps, warmups=warmups)
     return result(
         NAME,
         metric,
@@ -198,6 +199,6 @@ def run(quick: bool) -> list[Result]:
     with EmulatorProcess(cpu=0) as emu, pinned_to_other_cores(0):
         return [
             _capacity(emu, quick),
-            cpu_row(emu, *((0.4, 1) if quick else (2.0, 5))),
+            cpu_row(emu, *((0.4, 1, 0) if quick else (2.0, 5, 1))),
             listing_row(emu, *((200, 2_000, 50) if quick else (1_000, 100_000, 300))),
         ]

@@ -59,15 +59,15 @@ def commands() -> dict[str, list[str]]:
 
 
 def run(quick: bool) -> list[Result]:
-    return rows(2 if quick else 21)
+    return rows(2, warmups=0) if quick else rows(21)
 
 
-def rows(reps: int) -> list[Result]:
-    """Both rows from ``reps`` interleaved rounds (after one warm-up round)."""
+def rows(reps: int, warmups: int = 1) -> list[Result]:
+    """Both rows from ``reps`` interleaved rounds (after ``warmups`` discarded rounds)."""
     arms: dict[str, Callable[[], tuple[float, float]]] = {
         name: functools.partial(timed_run, args) for name, args in commands().items()
     }
-    runs = interleave(arms, repetitions=reps, warmups=1)
+    runs = interleave(arms, repetitions=reps, warmups=warmups)
     wall = {name: [w for w, _ in values] for name, values in runs.items()}
     cpu = {name: [c for _, c in values] for name, values in runs.items()}
     out = []

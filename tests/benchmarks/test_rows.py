@@ -23,7 +23,7 @@ from benchmarks.scenario_emulator import cpu_row, listing_row
 from benchmarks.scenario_overhead import stub_rows, uvloop_row
 
 pytestmark = pytest.mark.timeout(600)
-TINY = (0.05, 0.02, 1)  # counted seconds, warm-up seconds, rounds
+TINY = (0.05, 0.02, 1, 0)  # counted seconds, warm-up seconds, rounds, warm-up rounds
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ async def test_stub_and_web_baseline_answer_a_naive_raw_user(stub: ServerProcess
 
 
 def test_overhead_stub_rows_compare_the_pool_with_both_raw_users(stub: ServerProcess) -> None:
-    naive, tuned = stub_rows(stub, TINY)
+    naive, tuned, naive_cpu, tuned_cpu = stub_rows(stub, TINY)
     for row in (naive, tuned):
         _measured(row)
         assert "CPU µs/request: naive" in row.notes
@@ -76,6 +76,9 @@ def test_overhead_stub_rows_compare_the_pool_with_both_raw_users(stub: ServerPro
         assert set(row.details["cpu_us_per_request"]) == {"naive", "tuned", "sdk", "pool"}
     assert "naive" in naive.metric and naive.target == "ratio >= 1"
     assert "tuned" in tuned.metric and tuned.target == "ratio >= 0.9"
+    for row, arm in ((naive_cpu, "naive"), (tuned_cpu, "tuned")):
+        assert row.meets is None and row.value is not None and row.value > 0
+        assert row.baseline == pytest.approx(naive.details["cpu_us_per_request"][arm], rel=0.01)
 
 
 def test_uvloop_row_runs_when_installed(stub: ServerProcess) -> None:
@@ -113,20 +116,20 @@ def test_handoff_run_past_its_limit_is_a_miss_not_a_hang() -> None:
 
 def test_startup_rows_time_the_cli_and_the_import() -> None:
     assert scenario_startup.timed_run([sys.executable, "-c", "pass"])[0] > 0
-    help_row, import_row = scenario_startup.rows(1)
+    help_row, import_row = scenario_startup.rows(1, warmups=0)
     for row in (help_row, import_row):
         _measured(row)
     assert help_row.target == "ratio <= 1.2" and import_row.target == "ratio <= 1.1"
 
 
 def test_acquire_in_the_loop_row() -> None:
-    row = scenario_acquire.in_loop_row(per_worker=5, reps=1)
+    row = scenario_acquire.in_loop_row(per_worker=5, reps=1, warmups=0)
     _measured(row)
 
 
 def test_emulator_cpu_and_listing_rows() -> None:
     with EmulatorProcess(cpu=None) as emu:
-        cpu = cpu_row(emu, 0.2, 1)
+        cpu = cpu_row(emu, 0.2, 1, warmups=0)
         if cpu.notes.startswith("skipped"):
             assert sys.platform != "linux"
         else:

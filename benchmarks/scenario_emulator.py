@@ -107,6 +107,9 @@ def _stored(emu: EmulatorProcess) -> int | None:
 
 
 def listing_row(emu: EmulatorProcess, small: int, large: int, calls: int) -> Result:
+    """The active listing after ``small`` and after ``large`` sessions were created and closed,
+    zero server latency (a fixed delay would hide the growth in the ratio)."""
+    emu.set_latency({name: 0.0 for name in ("session/create", "session/close", "account/sessions")})
     emu.reset()
     began = time.perf_counter()
     asyncio.run(_churn(emu.base_url, small))

@@ -336,6 +336,7 @@ async def test_a_file_that_is_not_ours_is_refused_and_left_untouched(
 async def test_an_unreadable_file_at_the_default_path_is_ours_and_set_aside(
     tmp_path: Path, owner: OwnerInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("BBRE_LEDGER_DIR", raising=False)  # the pytest plugin sets it
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     path = default_ledger_path("fp", "https://api.test")
     path.parent.mkdir(parents=True)

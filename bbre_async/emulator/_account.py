@@ -53,10 +53,12 @@ def balance(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str,
 
 
 def info(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, Any]:
-    """The account and its usage statistics (requests = history rows, both kinds)."""
+    """The account and its usage statistics (requests = history rows, both kinds); "today"
+    is the UTC day of the server's clock."""
     now = engine.now_ms()
     engine.settle_due_tasks(account, now)
-    midnight = now - now % DAY_MS
+    said = engine.time.said_ms(now)
+    midnight = now - said % DAY_MS  # the server's midnight, on the emulator's clock
     today = 0
     for task in reversed(account.history):
         if task.created_ms < midnight:

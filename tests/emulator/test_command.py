@@ -218,3 +218,19 @@ async def test_the_command_applies_the_knobs() -> None:
                 assert response.status == 500
     finally:
         await _stop(process)
+
+
+def test_without_click_the_module_says_how_to_install_it() -> None:
+    import subprocess
+
+    blocked = (
+        "import runpy, sys; sys.modules['click'] = None; "
+        "runpy.run_module('bbre_async.emulator', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "python -m bbre_async.emulator needs click: pip install 'bbre-async[cli]'"
+    )

@@ -76,6 +76,17 @@ async def test_the_offset_reaches_a_real_client_and_can_change_mid_run(
     assert emu.state.account().sessions_closed == 1
 
 
+async def test_today_is_the_server_clocks_day(api: Api, emu: Emulator, clock: ManualClock) -> None:
+    clock.advance(13.5 * 3600 - 30)  # 2024-06-15T23:59:30Z on the emulator's clock
+    await api.ok("/request/create", {"url": "https://a.test/"})
+    clock.advance(60)  # 00:00:30 on the 16th: yesterday's task
+    assert (await api.ok("/account/info"))["statistics"]["todayRequests"] == 0
+    emu.set_clock_offset(-60)  # the server says 23:59:30 on the 15th: the task is today's
+    info = await api.ok("/account/info")
+    assert info["statistics"]["todayRequests"] == 1
+    assert info["account"]["createdAt"] == "2024-06-15T10:29:00.000Z"
+
+
 async def test_the_date_header_follows_an_injected_clock(api: Api, clock: ManualClock) -> None:
     clock.advance(3600)
     answer = await api.call("/account/balance", method="GET")

@@ -7,7 +7,7 @@ short-lived sessions among many tasks.
 import logging
 
 from bbre_async._aiohttp_transport import AiohttpTransport
-from bbre_async._api_response import APIResponse
+from bbre_async._api_response import APIResponse, last_api_response
 from bbre_async._client import BBREClient
 from bbre_async._errors import (
     APIConnectionError,
@@ -138,6 +138,7 @@ __all__ = [
     "TransportRequest",
     "TransportResponse",
     "__version__",
+    "last_api_response",
 ]
 
 # A library stays quiet unless the application configures logging.

@@ -4,6 +4,7 @@ result that asks for them and on every ``BBREError``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from bbre_async._envelope import server_request_id
@@ -46,3 +47,22 @@ class APIResponse:
 
     def __repr__(self) -> str:
         return f"<APIResponse [{self.status_code}] attempts={self.attempts}>"
+
+
+_LAST: ContextVar[APIResponse | None] = ContextVar("bbre_async_last_api_response", default=None)
+
+
+def last_api_response() -> APIResponse | None:
+    """The raw answer (status, headers, request id) to the last successful API call made by
+    the current task, whatever the call returned::
+
+        balance = await client.account.balance()
+        print(last_api_response().request_id)
+
+    Per task (a context variable): concurrent tasks never see each other's answers.
+    """
+    return _LAST.get()
+
+
+def remember(response: APIResponse) -> None:
+    _LAST.set(response)

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bbre_async import _json
-from bbre_async._api_response import APIResponse
+from bbre_async._api_response import APIResponse, remember
 from bbre_async._envelope import decode
 from bbre_async._errors import APIConnectionError, APITimeoutError, BBREError
 from bbre_async._retry import Replay, RetryPolicy, is_retryable
@@ -228,7 +228,7 @@ class APICaller:
                 headers=response.headers,
             )
         payload = decode(status, response.headers, response.content, call_id, redact=self.redact)
-        return APIResponse(
+        answer = APIResponse(
             status_code=status,
             headers=response.headers,
             payload=payload,
@@ -236,6 +236,8 @@ class APICaller:
             attempts=attempts,
             elapsed=loop.time() - started,
         )
+        remember(answer)
+        return answer
 
 
 _USER_AGENT = f"bbre-async/{__version__}"

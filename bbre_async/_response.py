@@ -191,6 +191,47 @@ class Response:
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}] {len(self.text)} chars>"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Header proxies do not pickle; a response travels (e.g. inside an error) as pairs.
+        return (
+            _rebuild,
+            (
+                self.status_code,
+                list(self.headers.items()),
+                self.text,
+                self._content,
+                self.cookies,
+                self.profile,
+                self.url,
+                self.task_id,
+                self.task_status,
+            ),
+        )
+
+
+def _rebuild(
+    status_code: int,
+    headers: list[tuple[str, str]],
+    text: str,
+    content: bytes | None,
+    cookies: dict[str, str],
+    profile: dict[str, Any] | None,
+    url: str,
+    task_id: str | None,
+    task_status: str,
+) -> Response:
+    return Response(
+        status_code=status_code,
+        headers=CIMultiDictProxy(CIMultiDict(headers)),
+        text=text,
+        content=content,
+        cookies=cookies,
+        profile=profile,
+        url=url,
+        task_id=task_id,
+        task_status=task_status,
+    )
+
 
 def _text_body(value: object) -> str:
     if value is None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from bbre_async._envelope import server_request_id
+from bbre_async._envelope import CallNamer, server_request_id
 
 
 class APIResponse:
@@ -17,7 +17,7 @@ class APIResponse:
     the whole call in seconds, retries and waits included.
     """
 
-    __slots__ = ("_call_id", "_payload", "attempts", "elapsed", "headers", "status_code")
+    __slots__ = ("_namer", "_number", "_payload", "attempts", "elapsed", "headers", "status_code")
 
     def __init__(
         self,
@@ -25,21 +25,23 @@ class APIResponse:
         status_code: int,
         headers: Mapping[str, str],
         payload: dict[str, Any],
-        call_id: str,
+        call_id: CallNamer,
+        call_number: int,
         attempts: int,
         elapsed: float,
     ) -> None:
         self.status_code = status_code
         self.headers = headers
         self._payload = payload
-        self._call_id = call_id
+        self._namer = call_id
+        self._number = call_number
         self.attempts = attempts
         self.elapsed = elapsed
 
     @property
     def request_id(self) -> str:
         """The server's request id when it sent one, else this client's id for the call."""
-        return server_request_id(self.headers) or self._call_id
+        return server_request_id(self.headers) or self._namer.call_id(self._number)
 
     def json(self) -> dict[str, Any]:
         """The decoded JSON object of the answer."""

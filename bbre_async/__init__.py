@@ -141,5 +141,8 @@ __all__ = [
     "last_api_response",
 ]
 
+#: The earlier name of ``Timeout`` (kept importable, not advertised).
+Timeouts = Timeout
+
 # A library stays quiet unless the application configures logging.
 logging.getLogger("bbre_async").addHandler(logging.NullHandler())

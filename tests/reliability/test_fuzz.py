@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-from functools import partial
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 import attrs

@@ -56,6 +56,11 @@ class MountedEngine(Engine):
     ) -> None:
         self.orchestrator = orchestrator  # before the base class initialises (and resets)
         super().__init__(settings, clock)
+        if orchestrator is not None:
+            orchestrator.offset = self._offset  # one server clock for both APIs
+
+    def _offset(self) -> float:
+        return self.time.offset
 
     def snapshot(self) -> CombinedState:
         base = super().snapshot()

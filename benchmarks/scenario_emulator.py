@@ -203,5 +203,5 @@ def run(quick: bool) -> list[Result]:
         return [
             _capacity(emu, quick),
             cpu_row(emu, *((0.4, 1, 0) if quick else (2.0, 5, 1))),
-            listing_row(emu, *((200, 2_000, 50) if quick else (1_000, 100_000, 300))),
+            listing_row(emu, *((200, 2_000, 30) if quick else (1_000, 100_000, 300))),
         ]

@@ -178,10 +178,6 @@ class LedgerStore(Protocol):
         """Take over a dead owner's entry, atomically; False when someone else got it first
         or its owner heartbeated within ``stale_after`` seconds."""
 
-    async def orphans(self, *, me: OwnerInfo, stale_after: float) -> list[LedgerEntry]:
-        """The entries whose owner is gone (see ``owner_is_gone``), judged on the ledger's
-        own clock (the one its heartbeats were stamped with)."""
-
     async def aclose(self) -> None:
         """Release files or connections."""
 

@@ -35,6 +35,7 @@ import anyio
 import attrs
 from redis.asyncio import Redis
 
+from bbre_async._errors import CoordinationError
 from bbre_async.coordination import _redis_scripts as scripts
 from bbre_async.coordination._base import (
     CoordinatorUnavailableError,
@@ -150,7 +151,7 @@ class RedisSlotSemaphore:
     def rename(self, holder_id: str) -> None:
         """Take the holder id the ledger knows this process by; only before first use."""
         if self._held or self._wakeups.in_use:
-            raise CoordinatorUnavailableError("the semaphore is in use: too late to rename it")
+            raise CoordinationError("the semaphore is in use: too late to rename it")
         if not holder_id or "/" in holder_id:
             raise ValueError("holder_id must be non-empty and must not contain '/'")
         self.holder_id = holder_id

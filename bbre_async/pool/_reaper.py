@@ -124,14 +124,17 @@ async def plan_reap(
     Active sessions in no ledger are "foreign": another program on the key; they are targets
     only with ``include_foreign``.
 
-    ``now`` is the ledger's wall clock (default: ask the ledger, which knows its own clock).
+    ``now`` is the ledger's wall clock (default: the ledger's own ``orphans()`` judgement when
+    it has one, as every ledger of this package does, else this host's clock).
     """
     entries = await ledger.entries()
-    gone = (
-        await ledger.orphans(me=me, stale_after=stale_after)
-        if now is None
-        else find_orphans(entries, me=me, stale_after=stale_after, now=now)
-    )
+    # A ledger that stamps heartbeats on its own clock (Redis's) judges staleness on it too.
+    own_judge = getattr(ledger, "orphans", None)
+    if now is None and own_judge is not None:
+        gone: list[LedgerEntry] = await own_judge(me=me, stale_after=stale_after)
+    else:
+        at = time.time() if now is None else now
+        gone = find_orphans(entries, me=me, stale_after=stale_after, now=at)
     gone = [e for e in gone if e.backend == backend.name]
     wall = time.time() if now is None else now
     orphans = [e for e in gone if e.session_id]

@@ -282,3 +282,20 @@ def test_bbre_keeps_working_on_the_same_server(server: EmulatorThread) -> None:
     result = runner.invoke(cli, [*args, "sessions", "list", "--json"])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [bbre_id]
+
+
+def test_a_narrow_terminal_leaves_out_the_creation_time_first(server: EmulatorThread) -> None:
+    ids = start_sessions(server, 2)
+
+    narrow = invoke(server, "sessions", "list", env={"COLUMNS": "80"})
+    narrower = invoke(server, "sessions", "list", env={"COLUMNS": "30"})
+
+    assert narrow.exit_code == 0 and narrower.exit_code == 0
+    assert re.split(r"\s{2,}", narrow.stdout.splitlines()[0].strip()) == [
+        "id", "name", "status", "expires in", "cdp", "vnc"
+    ]  # fmt: skip
+    assert re.split(r"\s{2,}", narrower.stdout.splitlines()[0].strip()) == ["id", "status"]
+    for result in (narrow, narrower):
+        rows = table_rows(result.stdout)
+        assert set(rows) == set(ids)
+        assert all(row["status"] == "active" for row in rows.values())

@@ -42,6 +42,9 @@ class OrchestratorEngine:
         #: Seconds the server's clock is ahead of ``clock`` (what it says, not how it runs);
         #: the BBRE emulator that mounts this API points it at its own offset.
         self.offset: Callable[[], float] = _no_offset
+        #: The ``Date`` header to send, or ``None`` to let aiohttp state the wall clock; the
+        #: BBRE emulator that mounts this API points it at its own server clock.
+        self.date: Callable[[], str | None] = _no_date
         self.reset()
 
     def reset(self) -> None:
@@ -302,6 +305,10 @@ class OrchestratorEngine:
 
 def _no_offset() -> float:
     return 0.0
+
+
+def _no_date() -> str | None:
+    return None
 
 
 def _int_param(

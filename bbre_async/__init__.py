@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from bbre_async._session import Session
     from bbre_async._stats import ClientStats
     from bbre_async._timeout import Timeout
+    from bbre_async._timeout import Timeouts as Timeouts
     from bbre_async._transport import (
         AsyncTransport,
         MockTransport,
@@ -83,7 +84,6 @@ if TYPE_CHECKING:
         SessionPool,
         ShutdownSummary,
     )
-    from bbre_async._timeout import Timeouts
 
 __all__ = [
     "APIConnectionError",

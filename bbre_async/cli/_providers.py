@@ -261,9 +261,7 @@ BBRE_LISTING: SessionListing[SessionInfo] = SessionListing(
 # -- OrchestratorHQ -------------------------------------------------------------------------
 
 
-def _orchestrator_client(
-    api_key: str, base_url: str | None, timeouts: Timeout | None
-) -> ApiClient:
+def _orchestrator_client(api_key: str, base_url: str | None, timeouts: Timeout | None) -> ApiClient:
     from bbre_async.orchestrator._cli import OrchestratorCliClient  # it imports this module
 
     return OrchestratorCliClient(api_key=api_key, base_url=base_url, timeout=timeouts)

@@ -11,6 +11,11 @@ from typing import TYPE_CHECKING
 from bbre_async._version import __version__
 
 if TYPE_CHECKING:
+    from bbre_async._aiohttp_transport import AiohttpTransport
+    from bbre_async._api_response import (
+        APIResponse,
+        last_api_response,
+    )
     from bbre_async._client import BBREClient
     from bbre_async._errors import (
         APIConnectionError,
@@ -19,6 +24,8 @@ if TYPE_CHECKING:
         BadRequestError,
         BBREError,
         CoordinationError,
+        GatewayError,
+        HTTPStatusError,
         InsufficientBalanceError,
         InvalidResponseError,
         LeaseReleasedError,
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
         PoolError,
         PoolTimeoutError,
         RateLimitError,
+        ResponseTooLargeError,
         ServiceError,
         SessionClosedError,
         SessionExpiredError,
@@ -41,15 +49,32 @@ if TYPE_CHECKING:
         AccountInfo,
         AccountStatistics,
         Page,
-        Response,
         SessionInfo,
         Task,
         TaskResult,
         TaskStatus,
     )
+    from bbre_async._response import Response
     from bbre_async._retry import RetryPolicy
     from bbre_async._session import Session
-    from bbre_async._transport import Timeouts
+    from bbre_async._stats import ClientStats
+    from bbre_async._timeout import Timeout
+    from bbre_async._timeout import Timeouts as Timeouts
+    from bbre_async._transport import (
+        AsyncTransport,
+        MockTransport,
+        TransportRequest,
+        TransportResponse,
+    )
+    from bbre_async._types import (
+        FetchOptions,
+        HTTPMethod,
+        Mode,
+        Sensibility,
+        SessionStatusName,
+        TaskOptions,
+        TaskStatusName,
+    )
     from bbre_async.pool import (
         CostModel,
         EventKind,
@@ -62,19 +87,29 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIConnectionError",
+    "APIResponse",
     "APITimeoutError",
     "AccountInfo",
     "AccountStatistics",
+    "AiohttpTransport",
+    "AsyncTransport",
     "AuthenticationError",
     "BBREClient",
     "BBREError",
     "BadRequestError",
+    "ClientStats",
     "CoordinationError",
     "CostModel",
     "EventKind",
+    "FetchOptions",
+    "GatewayError",
+    "HTTPMethod",
+    "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidResponseError",
     "LeaseReleasedError",
+    "MockTransport",
+    "Mode",
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
@@ -86,7 +121,9 @@ __all__ = [
     "PooledSession",
     "RateLimitError",
     "Response",
+    "ResponseTooLargeError",
     "RetryPolicy",
+    "Sensibility",
     "ServiceError",
     "Session",
     "SessionClosedError",
@@ -96,14 +133,20 @@ __all__ = [
     "SessionLimitError",
     "SessionNotFoundError",
     "SessionPool",
+    "SessionStatusName",
     "ShutdownSummary",
     "Task",
     "TaskFailedError",
     "TaskNotFoundError",
+    "TaskOptions",
     "TaskResult",
     "TaskStatus",
-    "Timeouts",
+    "TaskStatusName",
+    "Timeout",
+    "TransportRequest",
+    "TransportResponse",
     "__version__",
+    "last_api_response",
 ]
 
 #: Where each public name lives. ``import bbre_async`` loads none of them (so ``bbre-async
@@ -111,19 +154,29 @@ __all__ = [
 #: pool); the first use of a name imports its module, once.
 _EXPORTS: dict[str, str] = {
     "APIConnectionError": "bbre_async._errors",
+    "APIResponse": "bbre_async._api_response",
     "APITimeoutError": "bbre_async._errors",
     "AccountInfo": "bbre_async._models",
     "AccountStatistics": "bbre_async._models",
+    "AiohttpTransport": "bbre_async._aiohttp_transport",
+    "AsyncTransport": "bbre_async._transport",
     "AuthenticationError": "bbre_async._errors",
     "BBREClient": "bbre_async._client",
     "BBREError": "bbre_async._errors",
     "BadRequestError": "bbre_async._errors",
+    "ClientStats": "bbre_async._stats",
     "CoordinationError": "bbre_async._errors",
     "CostModel": "bbre_async.pool",
     "EventKind": "bbre_async.pool",
+    "FetchOptions": "bbre_async._types",
+    "GatewayError": "bbre_async._errors",
+    "HTTPMethod": "bbre_async._types",
+    "HTTPStatusError": "bbre_async._errors",
     "InsufficientBalanceError": "bbre_async._errors",
     "InvalidResponseError": "bbre_async._errors",
     "LeaseReleasedError": "bbre_async._errors",
+    "MockTransport": "bbre_async._transport",
+    "Mode": "bbre_async._types",
     "NotFoundError": "bbre_async._errors",
     "Page": "bbre_async._models",
     "PermissionDeniedError": "bbre_async._errors",
@@ -134,8 +187,10 @@ _EXPORTS: dict[str, str] = {
     "PoolTimeoutError": "bbre_async._errors",
     "PooledSession": "bbre_async.pool",
     "RateLimitError": "bbre_async._errors",
-    "Response": "bbre_async._models",
+    "Response": "bbre_async._response",
+    "ResponseTooLargeError": "bbre_async._errors",
     "RetryPolicy": "bbre_async._retry",
+    "Sensibility": "bbre_async._types",
     "ServiceError": "bbre_async._errors",
     "Session": "bbre_async._session",
     "SessionClosedError": "bbre_async._errors",
@@ -145,13 +200,20 @@ _EXPORTS: dict[str, str] = {
     "SessionLimitError": "bbre_async._errors",
     "SessionNotFoundError": "bbre_async._errors",
     "SessionPool": "bbre_async.pool",
+    "SessionStatusName": "bbre_async._types",
     "ShutdownSummary": "bbre_async.pool",
     "Task": "bbre_async._models",
     "TaskFailedError": "bbre_async._errors",
     "TaskNotFoundError": "bbre_async._errors",
+    "TaskOptions": "bbre_async._types",
     "TaskResult": "bbre_async._models",
     "TaskStatus": "bbre_async._models",
-    "Timeouts": "bbre_async._transport",
+    "TaskStatusName": "bbre_async._types",
+    "Timeout": "bbre_async._timeout",
+    "TransportRequest": "bbre_async._transport",
+    "TransportResponse": "bbre_async._transport",
+    "last_api_response": "bbre_async._api_response",
+    "Timeouts": "bbre_async._timeout",  # the earlier name of Timeout, not advertised
 }
 
 

@@ -19,7 +19,7 @@ from click.core import ParameterSource
 
 from bbre_async._client import API_KEY_ENV, BASE_URL_ENV, BBREClient
 from bbre_async._models import AccountInfo, Page, SessionInfo, Task
-from bbre_async._transport import Timeouts
+from bbre_async._timeout import Timeout
 from bbre_async.cli._errors import EXIT_USAGE, CliError
 from bbre_async.cli._formats import expires_in, iso, short_time, usd
 from bbre_async.cli._state import PROVIDER_NAMES, CliState
@@ -109,7 +109,7 @@ class SessionListing(Generic[Row]):
     aliases: Mapping[str, str] = attrs.field(factory=dict)
 
 
-ClientFactory = Callable[[str, str | None, Timeouts | None], ApiClient]
+ClientFactory = Callable[[str, str | None, Timeout | None], ApiClient]
 BackendFactory = Callable[[ApiClient], SessionBackend]
 
 
@@ -182,7 +182,7 @@ def build_client(state: CliState) -> ApiClient:
     if not key or not key.strip():
         raise CliError(f"no API key: pass --api-key or set {provider.api_key_env}", EXIT_USAGE)
     base_url = _own_value("base_url", state.base_url, provider.base_url_env != BASE_URL_ENV)
-    timeouts = Timeouts.of(state.timeout) if state.timeout is not None else None
+    timeouts = Timeout.of(state.timeout) if state.timeout is not None else None
     try:
         # A base URL of None: the client reads the provider's variable, else the vendor's.
         return provider.make_client(key, base_url, timeouts)
@@ -213,7 +213,7 @@ def _top_command() -> str | None:
 # -- BBRE -----------------------------------------------------------------------------------
 
 
-def _bbre_client(api_key: str, base_url: str | None, timeouts: Timeouts | None) -> ApiClient:
+def _bbre_client(api_key: str, base_url: str | None, timeouts: Timeout | None) -> ApiClient:
     return BBREClient(api_key=api_key, base_url=base_url, timeout=timeouts)
 
 
@@ -261,9 +261,7 @@ BBRE_LISTING: SessionListing[SessionInfo] = SessionListing(
 # -- OrchestratorHQ -------------------------------------------------------------------------
 
 
-def _orchestrator_client(
-    api_key: str, base_url: str | None, timeouts: Timeouts | None
-) -> ApiClient:
+def _orchestrator_client(api_key: str, base_url: str | None, timeouts: Timeout | None) -> ApiClient:
     from bbre_async.orchestrator._cli import OrchestratorCliClient  # it imports this module
 
     return OrchestratorCliClient(api_key=api_key, base_url=base_url, timeout=timeouts)

@@ -88,7 +88,7 @@ class RedisKeys:
 
     @property
     def counters(self) -> str:
-        """HASH with the ``fence`` and ``ticket`` counters."""
+        """HASH with the ``fence``, ``ticket`` and ``turn`` counters."""
         return self.prefix + "sem:counters"
 
     @property
@@ -119,6 +119,11 @@ class RedisKeys:
         """STRING with a TTL: while it exists, no slot is granted (Redis just lost its data)."""
         return self.prefix + "sem:grace"
 
+    @property
+    def turns(self) -> str:
+        """ZSET holder id -> number of its last grant: the fair line's tie-break."""
+        return self.prefix + "sem:turns"
+
     def semaphore_keys(self) -> list[str]:
         """KEYS of every semaphore script, in the order the scripts expect."""
         return [
@@ -131,6 +136,7 @@ class RedisKeys:
             self.orphans,
             self.epoch_born,
             self.grace,
+            self.turns,
         ]
 
     # -- the ledger -----------------------------------------------------------------------

@@ -33,10 +33,12 @@ from __future__ import annotations
 # its last push (an instance that died must not leave lists behind for ever).
 WAKE_LIST_CAP = 256
 WAKE_LIST_TTL_MS = 60_000
+# How many holders' last grants the fair line's tie-break remembers.
+TURN_MEMORY = 1000
 
 _PRELUDE = f"""
-local holders, tokens, waiters, wexp, counters, epoch_key, orphans, born_key, grace_key =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local holders, tokens, waiters, wexp, counters, epoch_key, orphans, born_key, grace_key, turns =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local wake_prefix, candidate_epoch, capacity = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local known_epoch, grace_ms, orphan_ms = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local origin_prefix = ARGV[7]
@@ -99,6 +101,7 @@ local function purge()
       changed = changed + 1
     end
   end
+  redis.call('ZREMRANGEBYRANK', turns, 0, -{TURN_MEMORY} - 1)
   local gone = redis.call('ZRANGEBYSCORE', wexp, '-inf', now)
   for _, waiter in ipairs(gone) do
     redis.call('ZREM', wexp, waiter)
@@ -123,18 +126,25 @@ local function held_by()
   return counts
 end
 
--- The waiters in the order they are served: fewest slots held by their holder first, then
--- by arrival (ticket).
+-- The waiters in the order they are served: fewest slots held by their holder first; among
+-- holders with as many, the one whose last grant came first (grants are numbered), so an odd
+-- slot handed back goes round instead of straight back; then by arrival (ticket).
 local function fair_line(counts)
   local line = {{}}
+  local last = {{}}
   local raw = redis.call('ZRANGE', waiters, 0, -1, 'WITHSCORES')
   for i = 1, #raw, 2 do
     local waiter = raw[i]
-    table.insert(line, {{waiter, counts[holder_of(waiter)] or 0, tonumber(raw[i + 1])}})
+    local holder = holder_of(waiter)
+    if last[holder] == nil then
+      last[holder] = tonumber(redis.call('ZSCORE', turns, holder) or '0')
+    end
+    table.insert(line, {{waiter, counts[holder] or 0, last[holder], tonumber(raw[i + 1])}})
   end
   table.sort(line, function(a, b)
     if a[2] ~= b[2] then return a[2] < b[2] end
-    return a[3] < b[3]
+    if a[3] ~= b[3] then return a[3] < b[3] end
+    return a[4] < b[4]
   end)
   return line
 end
@@ -193,6 +203,7 @@ if rank < free then
   redis.call('HSET', tokens, slot, token)
   redis.call('ZREM', waiters, slot)
   redis.call('ZREM', wexp, slot)
+  redis.call('ZADD', turns, redis.call('HINCRBY', counters, 'turn', 1), holder_of(slot))
   if changed > 0 then wake(free - 1) end
   return {1, token, epoch, rank}
 end

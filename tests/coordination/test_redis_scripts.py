@@ -298,6 +298,17 @@ async def test_waiters_of_the_holder_with_fewer_slots_go_first(lua: Any) -> None
     assert alone[3] == 2  # h1 waits with two slots
 
 
+async def test_a_slot_handed_back_goes_round_not_straight_back(lua: Any) -> None:
+    s = Scripts(lua, capacity=4)
+    for slot in ("h1/a", "h2/a", "h3/a", "h1/b"):
+        assert (await s.acquire(slot))[0] == 1
+    for slot in ("h1/w", "h2/w", "h3/w"):  # h1's waiter arrived first
+        assert (await s.acquire(slot))[0] == 0
+    await s.run("RELEASE", "h1/b")  # h1 hands its odd slot back: one each now
+    assert (await s.acquire("h1/w"))[0] == 0  # h1 had the latest grant: it waits its turn
+    assert (await s.acquire("h2/w"))[0] == 1  # h2's last grant is the oldest
+
+
 # -- the scripts against a model ------------------------------------------------------------
 _IDS = [f"h{n % 3}/w{n}" for n in range(6)]
 _OPS = st.lists(
@@ -313,7 +324,8 @@ _OPS = st.lists(
 @given(capacity=st.integers(min_value=1, max_value=3), ops=_OPS)
 def test_scripts_match_a_fifo_model(capacity: int, ops: list[tuple[str, str]]) -> None:
     """Grants never pass the cap and go in the fair order among live waiters: fewest slots
-    held by the waiter's holder first, then arrival."""
+    held by the waiter's holder first, then the holder whose last grant came first, then
+    arrival."""
     _needs_lua()
 
     async def run() -> None:
@@ -321,6 +333,8 @@ def test_scripts_match_a_fifo_model(capacity: int, ops: list[tuple[str, str]]) -
         s = Scripts(client, capacity)
         queue: list[str] = []  # the model: waiters in arrival order
         holders: set[str] = set()
+        turns: dict[str, int] = {}  # holder -> number of its last grant
+        turns_taken: list[str] = []
         try:
             for op, slot in ops:
                 if op == "acquire":
@@ -331,16 +345,20 @@ def test_scripts_match_a_fifo_model(capacity: int, ops: list[tuple[str, str]]) -
                     if slot not in queue:
                         queue.append(slot)
 
-                    def held_by(waiter: str) -> int:
-                        return sum(h.split("/")[0] == waiter.split("/")[0] for h in holders)
+                    def place(waiter: str) -> tuple[int, int, int]:
+                        holder = waiter.split("/")[0]
+                        held = sum(h.split("/")[0] == holder for h in holders)
+                        return held, turns.get(holder, 0), queue.index(waiter)
 
-                    line = sorted(queue, key=lambda w: (held_by(w), queue.index(w)))
+                    line = sorted(queue, key=place)
                     rank = line.index(slot)
                     granted = rank < capacity - len(holders)
                     assert (reply[0] == 1) == granted, (op, slot, queue, holders)
                     if granted:
                         queue.remove(slot)
                         holders.add(slot)
+                        turns[slot.split("/")[0]] = len(turns_taken) + 1
+                        turns_taken.append(slot)
                     else:
                         assert reply[1] == rank
                 elif op == "release":

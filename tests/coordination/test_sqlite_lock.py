@@ -95,8 +95,9 @@ def terminate() -> Iterator[list[asyncio.subprocess.Process]]:
 
 
 async def test_a_live_siblings_sessions_survive_its_locked_ledger(
-    tmp_path: Path, terminate: list[asyncio.subprocess.Process]
+    tmp_path: Path, terminate: list[asyncio.subprocess.Process], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("BBRE_TEST_HEARTBEAT", "1")  # A writes to its ledger every second
     path = tmp_path / "ledger.sqlite3"
     settings = EmulatorSettings(accounts=(AccountSpec(api_key="test-key", balance=1e9),))
     async with running_emulator(settings) as emu:

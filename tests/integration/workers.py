@@ -3,7 +3,8 @@
 ``hold``: open a pool, lease N sessions, print "ready", and wait to be signalled.
 ``hold-kill``: the same, for a test that SIGKILLs the process (no cleanup at all).
 ``share``: workers on a pool sharing the cap through Redis; a status file per process holds
-its session ids and its count of successful requests, refreshed every 50 ms.
+its session ids, its count of successful requests and the session time it held, refreshed
+every 50 ms.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 from bbre_async import BBREClient, BBREError, CoordinationError, PoolTimeoutError
 from bbre_async.pool import PooledSession, SessionPool
@@ -37,6 +39,7 @@ async def hold(url: str, count: int, ledger_path: str | None, handle_signals: bo
             handle_signals=handle_signals,
             shutdown_timeout=1.0,
             idle_timeout=None,
+            heartbeat_interval=float(os.environ.get("BBRE_TEST_HEARTBEAT", "5")),
         )
         async with pool:
             leases = [await lease_one(pool) for _ in range(count)]
@@ -85,9 +88,22 @@ async def share(url: str, redis_url: str, workers: int, stop_file: str) -> None:
             status_file = f"{stop_file}.{os.getpid()}.json"
 
             async def watch() -> None:
+                # slot_seconds: the session time this process held (sessions x seconds), on its
+                # own clock, so a process the machine starves of CPU still reports it right.
+                slot_seconds = 0.0
+                last = time.monotonic()
                 while not os.path.exists(stop_file):
+                    now = time.monotonic()
+                    sessions = pool.session_ids()
+                    slot_seconds += len(sessions) * (now - last)
+                    last = now
+                    status = {
+                        "sessions": sessions,
+                        "ok": counts["ok"],
+                        "slot_seconds": slot_seconds,
+                    }
                     with open(status_file + ".tmp", "w") as out:
-                        json.dump({"sessions": pool.session_ids(), "ok": counts["ok"]}, out)
+                        json.dump(status, out)
                     os.replace(status_file + ".tmp", status_file)
                     await asyncio.sleep(0.05)
                 stop.set()

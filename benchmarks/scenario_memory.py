@@ -1,6 +1,6 @@
 """Memory: resident set size and asyncio task count before and after many requests.
 
-A pool of 10 sessions that live 3 s (time scale 100) serves 100,000 requests (10,000 with
+A pool of 10 sessions that live 3 s (time scale 100) serves 100,000 requests (3,000 with
 ``--quick``) from 20 workers with no server latency, so sessions are renewed dozens of times.
 Readings are taken at quiet points (workers finished, ``gc.collect()`` done): once after a
 warm-up phase of 10% of the requests, which fills caches, connection pools and the
@@ -93,7 +93,7 @@ async def _run(base_url: str, total: int) -> dict[str, Any]:
 
 
 def run(quick: bool) -> list[Result]:
-    total = 10_000 if quick else 100_000
+    total = 3_000 if quick else 100_000
     with EmulatorProcess(cpu=0, time_scale=100.0) as emu, pinned_to_other_cores(0):
         info = asyncio.run(_run(emu.base_url, total))
     notes = (

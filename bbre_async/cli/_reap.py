@@ -29,7 +29,13 @@ from bbre_async.cli._common import (
     run,
     timeout_option,
 )
-from bbre_async.coordination import LedgerEntry, OwnerInfo, SqliteLedger, default_ledger_path
+from bbre_async.coordination import (
+    EntryState,
+    LedgerEntry,
+    OwnerInfo,
+    SqliteLedger,
+    default_ledger_path,
+)
 from bbre_async.pool import ActiveSession, ReapPlan, ReapReport, execute_reap, plan_reap
 
 LEDGER_PATH_ENV = "BBRE_LEDGER_PATH"
@@ -192,7 +198,7 @@ def _show_plan(plan: ReapPlan, *, foreign: bool) -> None:
                 expiry = datetime.fromtimestamp(row.expires_at, UTC)
             table.add_row(session_id, why, owner, expires_in("active", expiry, now))
         print_table(console, table)
-    intents = sum(1 for e in plan.orphans if not e.session_id)
+    intents = sum(1 for e in plan.orphans if e.state is EntryState.INTENT)
     if intents:
         console.print(
             f"{intents} ledger entr{'y' if intents == 1 else 'ies'} of gone owners recorded a "

@@ -1,11 +1,14 @@
 """The root command group. Each subcommand lives in a module of its own, imported only when
 that command runs: ``bbre-async --help`` and ``--version`` load click and nothing of the
-client, the pool, rich or the emulator.
+client, the pool, rich or the emulator. ``--help`` reads each command's one-line summary from
+its docstring in the source, so the list cannot drift from the commands.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+from pathlib import Path
 from typing import NamedTuple
 
 import click
@@ -21,43 +24,36 @@ from bbre_async.cli._state import (
 
 
 class LazyCommand(NamedTuple):
-    """Where a subcommand lives, and its one-line help (``--help`` shows it without importing
-    the module; a test keeps it equal to the command's own)."""
+    """Where a subcommand lives: a module of this package and the command's name in it."""
 
     module: str
     attribute: str
-    summary: str
+
+    def summary(self) -> str | None:
+        """The command's docstring, read from its source without importing the module (None
+        when it is not a plain function docstring; then the command is loaded instead)."""
+        package = Path(__file__).resolve().parent.parent  # bbre_async/
+        relative = self.module.split(".")[1:]
+        source = package.joinpath(*relative[:-1], relative[-1] + ".py")
+        try:
+            tree = ast.parse(source.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            return None
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                node.name == self.attribute
+            ):
+                return ast.get_docstring(node)
+        return None
 
 
 COMMANDS: dict[str, LazyCommand] = {
-    "account": LazyCommand(
-        "bbre_async.cli._account",
-        "account_command",
-        "Show the account and its usage statistics.",
-    ),
-    "balance": LazyCommand(
-        "bbre_async.cli._account", "balance_command", "Show the account balance in USD."
-    ),
-    "demo": LazyCommand(
-        "bbre_async.cli._demo",
-        "demo_command",
-        "Crawl synthetic URLs through a pool of sessions and show what the pool does.",
-    ),
-    "emulator": LazyCommand(
-        "bbre_async.emulator._command",
-        "emulator_command",
-        "Serve the BBRE API locally: sessions, cap, clamp, billing, history, and faults.",
-    ),
-    "history": LazyCommand(
-        "bbre_async.cli._history",
-        "history_command",
-        "Export usage history (tasks) as a table, CSV or JSON lines, newest first.",
-    ),
-    "sessions": LazyCommand(
-        "bbre_async.cli._sessions",
-        "sessions_group",
-        "List, close and reap the account's remote sessions.",
-    ),
+    "account": LazyCommand("bbre_async.cli._account", "account_command"),
+    "balance": LazyCommand("bbre_async.cli._account", "balance_command"),
+    "demo": LazyCommand("bbre_async.cli._demo", "demo_command"),
+    "emulator": LazyCommand("bbre_async.emulator._command", "emulator_command"),
+    "history": LazyCommand("bbre_async.cli._history", "history_command"),
+    "sessions": LazyCommand("bbre_async.cli._sessions", "sessions_group"),
 }
 
 
@@ -89,15 +85,15 @@ class LazyGroup(click.Group):
         limit = formatter.width - 6 - max(len(name) for name in names)
         rows = []
         for name in names:
-            loaded = self.commands.get(name)
-            if loaded is not None:
-                if loaded.hidden:
-                    continue
-                rows.append((name, loaded.get_short_help_str(limit)))
-            else:
+            command = self.commands.get(name)
+            summary = COMMANDS[name].summary() if command is None else None
+            if summary is not None:
                 # click shortens a stand-in's help exactly as it would the command's own.
-                stand_in = click.Command(name, help=COMMANDS[name].summary)
-                rows.append((name, stand_in.get_short_help_str(limit)))
+                command = click.Command(name, help=summary)
+            elif command is None:
+                command = self.load(name)
+            if not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -94,7 +94,8 @@ def _open_output(path: Path | None) -> Iterator[IO[str]]:
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
-    help="Output format [default: from the --output suffix (.csv, .jsonl), else table].",
+    help="Output format [default: the --output extension's (.csv, .jsonl, .ndjson, .txt; "
+    "another extension, .json included, is refused), else table].",
 )
 @click.option(
     "--output",

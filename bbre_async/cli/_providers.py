@@ -19,7 +19,6 @@ from click.core import ParameterSource
 
 from bbre_async._client import API_KEY_ENV, BASE_URL_ENV, BBREClient
 from bbre_async._models import AccountInfo, Page, SessionInfo, Task
-from bbre_async._timeout import Timeout
 from bbre_async.cli._errors import EXIT_USAGE, CliError
 from bbre_async.cli._formats import expires_in, iso, short_time, usd
 from bbre_async.cli._state import PROVIDER_NAMES, CliState
@@ -109,13 +108,15 @@ class SessionListing(Generic[Row]):
     aliases: Mapping[str, str] = attrs.field(factory=dict)
 
 
-ClientFactory = Callable[[str, str | None, Timeout | None], ApiClient]
+#: (API key, base URL or None for the provider's default, seconds per call or None for the
+#: client's own limits) -> client.
+ClientFactory = Callable[[str, str | None, float | None], ApiClient]
 BackendFactory = Callable[[ApiClient], SessionBackend]
 
 
 @attrs.frozen(kw_only=True)
 class Provider:
-    """How to reach one session API: a client from (API key, base URL, timeouts), the pool
+    """How to reach one session API: a client from (API key, base URL, timeout), the pool
     backend the reaper drives on top of that client, and how its sessions are listed.
 
     ``api_key_env`` / ``base_url_env`` are read when ``--api-key`` / ``--base-url`` are not
@@ -182,10 +183,11 @@ def build_client(state: CliState) -> ApiClient:
     if not key or not key.strip():
         raise CliError(f"no API key: pass --api-key or set {provider.api_key_env}", EXIT_USAGE)
     base_url = _own_value("base_url", state.base_url, provider.base_url_env != BASE_URL_ENV)
-    timeouts = Timeout.of(state.timeout) if state.timeout is not None else None
     try:
         # A base URL of None: the client reads the provider's variable, else the vendor's.
-        return provider.make_client(key, base_url, timeouts)
+        # The timeout goes to the client's constructor as seconds, which it turns into its
+        # own timeout object (connect, read and total limits).
+        return provider.make_client(key, base_url, state.timeout)
     except ValueError as exc:
         raise CliError(f"{exc} (--base-url or {provider.base_url_env})", EXIT_USAGE) from None
 
@@ -213,8 +215,8 @@ def _top_command() -> str | None:
 # -- BBRE -----------------------------------------------------------------------------------
 
 
-def _bbre_client(api_key: str, base_url: str | None, timeouts: Timeout | None) -> ApiClient:
-    return BBREClient(api_key=api_key, base_url=base_url, timeout=timeouts)
+def _bbre_client(api_key: str, base_url: str | None, timeout: float | None) -> ApiClient:
+    return BBREClient(api_key=api_key, base_url=base_url, timeout=timeout)
 
 
 def _bbre_backend(client: ApiClient) -> SessionBackend:
@@ -261,10 +263,10 @@ BBRE_LISTING: SessionListing[SessionInfo] = SessionListing(
 # -- OrchestratorHQ -------------------------------------------------------------------------
 
 
-def _orchestrator_client(api_key: str, base_url: str | None, timeouts: Timeout | None) -> ApiClient:
+def _orchestrator_client(api_key: str, base_url: str | None, timeout: float | None) -> ApiClient:
     from bbre_async.orchestrator._cli import OrchestratorCliClient  # it imports this module
 
-    return OrchestratorCliClient(api_key=api_key, base_url=base_url, timeout=timeouts)
+    return OrchestratorCliClient(api_key=api_key, base_url=base_url, timeout=timeout)
 
 
 def _orchestrator_backend(client: ApiClient) -> SessionBackend:

@@ -24,7 +24,6 @@ import attrs
 
 from bbre_async._errors import BBREError
 from bbre_async._models import AccountInfo, Page, Task
-from bbre_async._timeout import Timeout
 from bbre_async.cli._errors import EXIT_USAGE, CliError
 from bbre_async.cli._formats import expires_in, iso, short_time
 from bbre_async.cli._providers import ApiClient, Column, SessionListing
@@ -172,7 +171,7 @@ class OrchestratorCliClient:
         self,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: Timeout | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.inner = OrchestratorClient(api_key=api_key, base_url=base_url, timeout=timeout)
         self.base_url = self.inner.base_url

@@ -132,6 +132,12 @@ def str_map(value: object, what: str) -> dict[str, str]:
     """A header or cookie map; a list of ``{name, value}`` pairs is accepted too."""
     if value is None:
         return {}
+    if type(value) is dict:
+        for item in value.values():
+            if type(item) is not str:
+                break
+        else:
+            return dict(value)  # the common case: JSON object keys are already strings
     if isinstance(value, Mapping):
         return {str(k): v if isinstance(v, str) else _text(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -153,3 +159,8 @@ def _text(value: object, depth: int = 0) -> str:
     if isinstance(value, list) and depth < 4:
         return ", ".join(_text(v, depth + 1) for v in value)
     return _SHOW.repr(value)  # bounded: never recurses into deep structures
+
+
+def text_value(value: object) -> str:
+    """A header or cookie value as text; a list is joined, anything else shown bounded."""
+    return _text(value)

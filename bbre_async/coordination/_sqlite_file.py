@@ -29,8 +29,15 @@ _CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _DEFAULT_NAME = re.compile(r"ledger-[0-9a-f]{32}\.sqlite3")
 
 
+#: When set, default ledgers live in this directory instead of the user's cache directory.
+LEDGER_DIR_ENV = "BBRE_LEDGER_DIR"
+
+
 def ledger_cache_dir() -> Path:
-    """The directory default ledgers live in (the user's cache directory)."""
+    """The directory default ledgers live in: ``$BBRE_LEDGER_DIR`` when set (the pytest plugin
+    points it at a temporary one), else the user's cache directory."""
+    if directory := os.environ.get(LEDGER_DIR_ENV):
+        return Path(directory)
     return Path(platformdirs.user_cache_dir("bbre_async", appauthor=False)) / "ledgers"
 
 
@@ -39,7 +46,8 @@ def default_ledger_path(api_key_fingerprint: str, base_url: str) -> Path:
 
     One file per pair: pools on the same key and server share a ledger and can reap each
     other's leftovers; pools pointed at another server (an emulator, say) never see them. A
-    trailing slash on ``base_url`` does not make a different file.
+    trailing slash on ``base_url`` does not make a different file. ``$BBRE_LEDGER_DIR``, when
+    set, replaces the cache directory.
     """
     identity = json.dumps([api_key_fingerprint, base_url.rstrip("/")])
     digest = hashlib.sha256(identity.encode()).hexdigest()[:32]

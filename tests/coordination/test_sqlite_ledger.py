@@ -223,7 +223,10 @@ async def test_wal_mode_and_normal_sync(path: Path) -> None:
     await ledger.aclose()
 
 
-def test_default_path_is_per_fingerprint_and_url_and_hides_both() -> None:
+def test_default_path_is_per_fingerprint_and_url_and_hides_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("BBRE_LEDGER_DIR", raising=False)  # the pytest plugin sets it
     base = default_ledger_path("fp-1", "https://api.example.com/v1")
     assert base.is_relative_to(platformdirs.user_cache_dir("bbre_async", appauthor=False))
     assert base.suffix == ".sqlite3"
@@ -231,6 +234,8 @@ def test_default_path_is_per_fingerprint_and_url_and_hides_both() -> None:
     assert "example" not in str(base)
     assert default_ledger_path("fp-1", "https://api.example.com/v1/") == base
     assert default_ledger_path("fp-2", "https://api.example.com/v1") != base
+    monkeypatch.setenv("BBRE_LEDGER_DIR", str(tmp_path))
+    assert default_ledger_path("fp-1", "https://api.example.com/v1") == tmp_path / base.name
     assert default_ledger_path("fp-1", "http://127.0.0.1:8787") != base
 
 
@@ -331,6 +336,7 @@ async def test_a_file_that_is_not_ours_is_refused_and_left_untouched(
 async def test_an_unreadable_file_at_the_default_path_is_ours_and_set_aside(
     tmp_path: Path, owner: OwnerInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("BBRE_LEDGER_DIR", raising=False)  # the pytest plugin sets it
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     path = default_ledger_path("fp", "https://api.test")
     path.parent.mkdir(parents=True)

@@ -28,7 +28,7 @@ async def client(emulator: Emulator) -> AsyncIterator[BBREClient]:
 
 
 async def test_every_session_endpoint(client: BBREClient, emulator: Emulator) -> None:
-    session = await client.sessions.create(mode="adaptive", sensibility="high", timeout=600)
+    session = await client.sessions.create(mode="adaptive", sensibility="high", lifetime=600)
     assert 295 < session.remaining() <= 300.01  # asked 600 s, the server clamps to 300 s
     response = await session.get("https://shop.test/a", cookies={"pref": "x"})
     assert response.status_code == 200 and "shop.test/a" in response.body
@@ -57,7 +57,8 @@ async def test_account_endpoints_and_paging(client: BBREClient) -> None:
         await session.close()
     listed = [info async for info in client.account.sessions(page_size=3)]
     assert {info.id for info in listed} == {s.id for s in created}
-    stamps = [info.created_at for info in listed]
+    stamps = [info.created_at for info in listed if info.created_at is not None]
+    assert len(stamps) == len(listed)
     assert stamps == sorted(stamps, reverse=True)  # newest first (ties in one ms may swap)
     active = [info.id async for info in client.account.sessions(status="active", page_size=1)]
     assert set(active) == {s.id for s in created[5:]}
@@ -129,7 +130,7 @@ async def test_expiry_with_an_injected_clock() -> None:
     )
     async with running_emulator(settings, clock=clock) as emu:
         async with BBREClient(api_key="k" * 8, base_url=emu.base_url, clock=clock.time) as client:
-            session = await client.sessions.create(timeout=60)
+            session = await client.sessions.create(lifetime=60)
             assert session.remaining() == pytest.approx(60, abs=0.01)
             clock.advance(61)
             assert not session.is_active()

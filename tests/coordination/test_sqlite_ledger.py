@@ -349,6 +349,31 @@ async def test_an_unreadable_file_at_the_default_path_is_ours_and_set_aside(
     assert len(list(path.parent.glob(f"{path.name}.corrupt-*"))) == 1
 
 
+async def test_an_unversioned_ledger_without_later_columns_is_migrated(
+    path: Path, owner: OwnerInfo
+) -> None:
+    path.parent.mkdir()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE ledger_entries (intent_id TEXT PRIMARY KEY NOT NULL, state TEXT NOT "
+            "NULL, owner_host TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_pid_start REAL, "
+            "owner_pool_id TEXT NOT NULL, created_at REAL NOT NULL, heartbeat_at REAL NOT NULL, "
+            "session_id TEXT, expires_at TEXT)"
+        )
+        conn.execute(
+            "INSERT INTO ledger_entries VALUES ('old', 'intent', 'host-a', 4242, 123456.0, "
+            "'pool-a', 1000.25, 1000.5, NULL, NULL)"
+        )
+    conn.close()
+
+    ledger = await SqliteLedger.open(path)
+    entries = await ledger.entries()
+    await ledger.aclose()
+
+    assert [(e.intent_id, e.backend, e.owner) for e in entries] == [("old", "bbre", owner)]
+    assert list(path.parent.glob("*.corrupt-*")) == []
+
+
 async def test_a_version_1_ledger_is_migrated_with_its_rows(path: Path, owner: OwnerInfo) -> None:
     """Issue 15, defect 10: an older schema is upgraded in place, its rows stay reapable."""
     path.parent.mkdir()

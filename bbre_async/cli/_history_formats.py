@@ -89,19 +89,23 @@ class JsonlWriter:
 
 class TableWriter:
     """A table written one page at a time as plain text (constant memory, one table to the
-    eye). The first page fixes the column widths; on a terminal the URL column is narrowed so
-    rows fit its width. Formatting it by hand rather than through rich keeps a large export in
-    this format about as fast as CSV."""
+    eye). The first page fixes the column widths. On a terminal the rows fit its width: the
+    type, mode, time and creation columns are left out in that order while the URL would get
+    less than ``_URL_MIN`` characters, then the URL is cut to the room left. Formatting it by
+    hand rather than through rich keeps a large export in this format about as fast as CSV."""
 
     HEADERS = ("created (UTC)", "id", "type", "mode", "status", "cost", "time", "url")
     _RIGHT = frozenset({"cost", "time"})
     _GAP = "   "
+    #: Columns left out on a narrow terminal, first to last (indexes into ``HEADERS``).
+    _FOLD = (2, 3, 6, 0)
+    _URL_MIN = 20
 
     def __init__(self, stream: IO[str], *, width: int | None = None) -> None:
         self._stream = stream
         self._width = width
         self._rows: list[tuple[str, ...]] = []
-        self._widths: list[int] | None = None
+        self._widths: dict[int, int] | None = None
 
     def write(self, task: Task) -> None:
         ms = task.processing_time_ms
@@ -118,21 +122,35 @@ class TableWriter:
             )
         )
 
-    def _fix_widths(self) -> list[int]:
-        widths = [max(len(h), *(len(r[i]) for r in self._rows)) for i, h in enumerate(self.HEADERS)]
-        url_room = _URL_CELL
-        if self._width is not None:
-            others = sum(widths[:-1]) + len(self._GAP) * (len(widths) - 1)
-            url_room = max(len("url"), min(_URL_CELL, self._width - others))
-        widths[-1] = min(widths[-1], url_room)
+    def _fix_widths(self) -> dict[int, int]:
+        """Column index -> width, for the columns shown (the URL, last, always among them)."""
+        url = len(self.HEADERS) - 1
+        widths = {
+            i: max(len(h), *(len(r[i]) for r in self._rows)) for i, h in enumerate(self.HEADERS)
+        }
+        widths[url] = min(widths[url], _URL_CELL)
+        if self._width is None:
+            return widths
+
+        def others() -> int:
+            shown = [w for i, w in widths.items() if i != url]
+            return sum(shown) + len(self._GAP) * len(shown)
+
+        for column in self._FOLD:
+            if self._width - others() >= min(widths[url], self._URL_MIN):
+                break
+            del widths[column]
+        widths[url] = max(len("url"), min(widths[url], self._width - others()))
         return widths
 
-    def _line(self, cells: tuple[str, ...], widths: list[int]) -> str:
+    def _line(self, cells: tuple[str, ...], widths: dict[int, int]) -> str:
         parts = []
-        for header, cell, width in zip(self.HEADERS, cells, widths, strict=True):
+        for i, width in widths.items():
+            cell = cells[i]
             if len(cell) > width:
                 cell = cell[: width - 1] + "…"
-            parts.append(cell.rjust(width) if header in self._RIGHT else cell.ljust(width))
+            right = self.HEADERS[i] in self._RIGHT
+            parts.append(cell.rjust(width) if right else cell.ljust(width))
         return self._GAP.join(parts).rstrip()
 
     def page_done(self) -> None:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bbre_async.coordination import OwnerInfo
-from tests.cli.conftest import SECRET_KEY, EmulatorThread
+from tests.cli.conftest import SECRET_KEY, EmulatorThread, SeedTask
 from tests.cli.terminal import Terminal
 from tests.cli.test_reap import DEAD, entry, read_ledger, write_ledger
 
@@ -101,3 +101,30 @@ def test_yes_at_the_reap_question_closes_the_orphans(
     assert code == 0, terminal.screen
     assert "Reaped: closed 1" in terminal.screen
     assert server.active_ids() == {live}
+
+
+@pytest.mark.parametrize(
+    ("columns", "headers"),
+    [
+        (80, ["created (UTC)", "id", "status", "cost", "url"]),
+        (120, ["created (UTC)", "id", "type", "mode", "status", "cost", "time", "url"]),
+    ],
+)
+def test_history_table_fits_the_terminal(
+    server: EmulatorThread, env: dict[str, str], columns: int, headers: list[str]
+) -> None:
+    long_url = "https://shop.test/catalogue/" + "x" * 80
+    server.seed_history(
+        [SeedTask(id=f"task-{n}", created_ms=1_717_243_200_000 + n, url=long_url) for n in range(3)]
+    )
+
+    terminal = Terminal("history", env=env, columns=columns)
+    code = terminal.finish()
+
+    assert code == 0, terminal.screen
+    lines = [line for line in terminal.screen.splitlines() if line.strip()]
+    assert re.split(r"\s{2,}", lines[0].strip()) == headers
+    rows = [line for line in lines if "task-" in line]
+    assert [re.split(r"\s{2,}", row)[1] for row in rows] == ["task-2", "task-1", "task-0"]
+    assert all(len(line) <= columns for line in lines)
+    assert all(row.endswith("…") and "https://shop.test/" in row for row in rows)

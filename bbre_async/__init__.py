@@ -6,6 +6,8 @@ short-lived sessions among many tasks.
 
 import logging
 
+from bbre_async._aiohttp_transport import AiohttpTransport
+from bbre_async._api_response import APIResponse
 from bbre_async._client import BBREClient
 from bbre_async._errors import (
     APIConnectionError,
@@ -14,6 +16,8 @@ from bbre_async._errors import (
     BadRequestError,
     BBREError,
     CoordinationError,
+    GatewayError,
+    HTTPStatusError,
     InsufficientBalanceError,
     InvalidResponseError,
     LeaseReleasedError,
@@ -23,6 +27,7 @@ from bbre_async._errors import (
     PoolError,
     PoolTimeoutError,
     RateLimitError,
+    ResponseTooLargeError,
     ServiceError,
     SessionClosedError,
     SessionExpiredError,
@@ -36,15 +41,31 @@ from bbre_async._models import (
     AccountInfo,
     AccountStatistics,
     Page,
-    Response,
     SessionInfo,
     Task,
     TaskResult,
     TaskStatus,
 )
+from bbre_async._response import Response
 from bbre_async._retry import RetryPolicy
 from bbre_async._session import Session
-from bbre_async._transport import Timeouts
+from bbre_async._stats import ClientStats
+from bbre_async._timeout import Timeout
+from bbre_async._transport import (
+    AsyncTransport,
+    MockTransport,
+    TransportRequest,
+    TransportResponse,
+)
+from bbre_async._types import (
+    FetchOptions,
+    HTTPMethod,
+    Mode,
+    Sensibility,
+    SessionStatusName,
+    TaskOptions,
+    TaskStatusName,
+)
 from bbre_async._version import __version__
 from bbre_async.pool import (
     CostModel,
@@ -58,19 +79,29 @@ from bbre_async.pool import (
 
 __all__ = [
     "APIConnectionError",
+    "APIResponse",
     "APITimeoutError",
     "AccountInfo",
     "AccountStatistics",
+    "AiohttpTransport",
+    "AsyncTransport",
     "AuthenticationError",
     "BBREClient",
     "BBREError",
     "BadRequestError",
+    "ClientStats",
     "CoordinationError",
     "CostModel",
     "EventKind",
+    "FetchOptions",
+    "GatewayError",
+    "HTTPMethod",
+    "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidResponseError",
     "LeaseReleasedError",
+    "MockTransport",
+    "Mode",
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
@@ -82,7 +113,9 @@ __all__ = [
     "PooledSession",
     "RateLimitError",
     "Response",
+    "ResponseTooLargeError",
     "RetryPolicy",
+    "Sensibility",
     "ServiceError",
     "Session",
     "SessionClosedError",
@@ -92,13 +125,18 @@ __all__ = [
     "SessionLimitError",
     "SessionNotFoundError",
     "SessionPool",
+    "SessionStatusName",
     "ShutdownSummary",
     "Task",
     "TaskFailedError",
     "TaskNotFoundError",
+    "TaskOptions",
     "TaskResult",
     "TaskStatus",
-    "Timeouts",
+    "TaskStatusName",
+    "Timeout",
+    "TransportRequest",
+    "TransportResponse",
     "__version__",
 ]
 

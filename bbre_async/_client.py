@@ -6,7 +6,6 @@ from bbre_async._base_client import APIClientBase
 from bbre_async._resources.account import AccountResource
 from bbre_async._resources.requests import RequestsResource
 from bbre_async._resources.sessions import SessionsResource
-from bbre_async._transport import Sleep
 
 DEFAULT_BASE_URL = "https://bbre-solver-api.mydisct.com"
 API_KEY_ENV = "BBRE_API_KEY"
@@ -17,10 +16,14 @@ class BBREClient(APIClientBase):
     """An async client for MyDisct Solver's Browser-Backed Request Engine.
 
     Use it as ``async with BBREClient() as client:`` (or call ``aclose()``). The key and base
-    URL come from the arguments or from ``BBRE_API_KEY`` / ``BBRE_BASE_URL``. An
-    ``aiohttp.ClientSession`` passed as ``session`` is borrowed and never closed here.
-    Keyword options: ``timeout`` (seconds or ``Timeouts``), ``max_retries``, ``retry``,
-    ``session``, ``verify_ssl``, ``connection_limit``, ``clock``, ``sleep``.
+    URL come from the arguments or from ``BBRE_API_KEY`` / ``BBRE_BASE_URL``.
+
+    Keyword options: ``timeout`` (seconds or a ``Timeout``; unset, each endpoint uses its
+    own default, see the README's table), ``max_retries``, ``retry`` (a ``RetryPolicy``),
+    ``transport`` (any ``AsyncTransport``, e.g. ``MockTransport`` in tests), ``session`` (an
+    ``aiohttp.ClientSession`` to borrow; never closed here), ``verify_ssl``,
+    ``connection_limit``, ``max_response_size`` (bytes, default 32 MiB), ``clock``, ``sleep``.
+    ``with_options(timeout=..., max_retries=...)`` returns a cheap copy on the same pool.
 
     Resources: ``client.sessions``, ``client.requests``, ``client.account``.
     """
@@ -31,10 +34,10 @@ class BBREClient(APIClientBase):
     base_url_env = BASE_URL_ENV
     default_base_url = DEFAULT_BASE_URL
 
-    def _add_resources(self, sleep: Sleep) -> None:
-        self.sessions = SessionsResource(self._transport, clock=self.clock)
-        self.requests = RequestsResource(self._transport, sleep=sleep)
-        self.account = AccountResource(self._transport)
+    def _add_resources(self) -> None:
+        self.sessions = SessionsResource(self._caller, clock=self.clock)
+        self.requests = RequestsResource(self._caller, sleep=self._sleep)
+        self.account = AccountResource(self._caller)
 
     def _auth_headers(self, api_key: str) -> dict[str, str]:
         return {"x-api-key": api_key}

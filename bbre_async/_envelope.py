@@ -9,44 +9,50 @@ truncated body) becomes a typed error that keeps the status and the first bytes.
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from bbre_async import _json
-from bbre_async._errors import BBREError, InvalidResponseError, error_class_for, error_from_response
+from bbre_async._errors import (
+    BBREError,
+    GatewayError,
+    InvalidResponseError,
+    RateLimitError,
+    error_from_response,
+)
 
 SNIPPET_BYTES = 200
-
-
-@attrs.frozen(kw_only=True)
-class RawResponse:
-    """What the transport read: enough to decode, nothing tied to aiohttp."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    request_id: str
+_TITLE = re.compile(rb"<title[^>]*>(.{0,200}?)</title", re.IGNORECASE | re.DOTALL)
 
 
 def _identity(text: str) -> str:
     return text
 
 
-def decode(raw: RawResponse, *, redact: Callable[[str], str] = _identity) -> dict[str, Any]:
+def decode(
+    status: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    call_id: str,
+    *,
+    redact: Callable[[str], str] = _identity,
+) -> dict[str, Any]:
     """Return the JSON object of a successful answer, or raise the matching ``BBREError``."""
-    request_id = _server_request_id(raw.headers) or raw.request_id
     try:
-        payload = _json.loads(raw.body) if raw.body else None
+        payload = _json.loads(content) if content else None
     except ValueError:
         payload = None
+    if type(payload) is dict and status < 300 and payload.get("success") is True:
+        return payload  # the common case: a BBRE success, no further look needed
     if not isinstance(payload, dict):
-        raise _undecodable(raw, request_id, redact)
-    failed = payload.get("success") is False or raw.status >= 400 or _has_error_field(payload)
+        raise _undecodable(status, headers, content, call_id, redact)
+    failed = payload.get("success") is False or status >= 400 or _has_error_field(payload)
     if failed:
-        raise _error_from_payload(raw, payload, request_id, redact)
+        raise _error_from_payload(status, headers, payload, call_id, redact)
     return payload
 
 
@@ -55,30 +61,54 @@ def _has_error_field(payload: Mapping[str, Any]) -> bool:
     return "success" not in payload and isinstance(payload.get("error"), str | dict)
 
 
-def _undecodable(raw: RawResponse, request_id: str, redact: Callable[[str], str]) -> BBREError:
-    snippet = redact(raw.body[:SNIPPET_BYTES].decode("utf-8", "replace"))
-    content_type = raw.headers.get("Content-Type", raw.headers.get("content-type", ""))
-    what = (
-        "an empty body" if not raw.body else f"a non-JSON-object body ({content_type or 'no type'})"
-    )
-    message = f"the server answered HTTP {raw.status} with {what}"
+def _undecodable(
+    status: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    call_id: str,
+    redact: Callable[[str], str],
+) -> BBREError:
+    """A body that is no JSON object keeps its status, its first bytes and an HTML page's
+    ``<title>`` in the message: "HTTP 502 ... (502 Bad Gateway)" says what happened."""
+    request_id = server_request_id(headers) or call_id
+    snippet = redact(content[:SNIPPET_BYTES].decode("utf-8", "replace"))
+    content_type = headers.get("Content-Type", "")
+    what = "an empty body" if not content else f"a non-JSON body ({content_type or 'no type'})"
+    message = f"the server answered HTTP {status} with {what}"
+    title = redact(_html_title(content))
+    if title:
+        message += f": {title!r}"
+    elif content:
+        message += f", starting {snippet[:80]!r}"
     details = {"body_start": snippet, "content_type": content_type}
-    cls = error_class_for(raw.status, None) if raw.status >= 400 else InvalidResponseError
-    if cls is InvalidResponseError or raw.status < 400:
-        return InvalidResponseError(
-            message, status=raw.status, details=details, request_id=request_id
-        )
+    cls: type[BBREError] = InvalidResponseError
+    if status == 429:
+        cls = RateLimitError  # a proxy's rate limit is still one
+    elif status >= 500:
+        cls = GatewayError
     return cls(
         message,
-        status=raw.status,
+        status=status,
         details=details,
         request_id=request_id,
-        retry_after=parse_retry_after(raw.headers, None),
+        retry_after=parse_retry_after(headers, None),
+        headers=headers,
     )
+
+
+def _html_title(content: bytes) -> str:
+    found = _TITLE.search(content[:4096])
+    if found is None:
+        return ""
+    return " ".join(found.group(1).decode("utf-8", "replace").split())[:120]
 
 
 def _error_from_payload(
-    raw: RawResponse, payload: Mapping[str, Any], request_id: str, redact: Callable[[str], str]
+    status: int,
+    headers: Mapping[str, str],
+    payload: Mapping[str, Any],
+    call_id: str,
+    redact: Callable[[str], str],
 ) -> BBREError:
     error = payload.get("error")
     code: str | None = None
@@ -99,21 +129,22 @@ def _error_from_payload(
         if isinstance(context, Mapping):
             details = dict(context)
     if message is None:
-        message = _str_or_none(payload.get("message")) or f"request failed with HTTP {raw.status}"
+        message = _str_or_none(payload.get("message")) or f"request failed with HTTP {status}"
     for key in ("retryAfter", "retry_after"):
         if key in payload and key not in details:
             details[key] = payload[key]
     details = _redact_tree(details, redact)
-    status = raw.status if raw.status >= 400 else None
-    if status is None and isinstance(payload.get("code"), int):
-        status = int(payload["code"])
+    shown_status = status
+    if status < 400 and isinstance(payload.get("code"), int):
+        shown_status = int(payload["code"])
     return error_from_response(
-        status if status is not None else raw.status,
+        shown_status,
         code,
         redact(message),
         details=details,
-        request_id=request_id,
-        retry_after=parse_retry_after(raw.headers, details),
+        request_id=server_request_id(headers) or call_id,
+        retry_after=parse_retry_after(headers, details),
+        headers=headers,
     )
 
 
@@ -121,7 +152,9 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _server_request_id(headers: Mapping[str, str]) -> str | None:
+def server_request_id(headers: Mapping[str, str]) -> str | None:
+    """The server's id for a call, from whichever header it used (looked up only when asked:
+    a success does not pay for it)."""
     for name in ("x-request-id", "X-Request-Id", "x-requestid", "request-id"):
         value = headers.get(name)
         if value:
@@ -133,7 +166,9 @@ def parse_retry_after(
     headers: Mapping[str, str], details: Mapping[str, Any] | None
 ) -> float | None:
     """Seconds to wait from ``Retry-After`` (seconds or an HTTP date) or a ``retryAfter`` field."""
-    candidates: list[object] = [headers.get("Retry-After"), headers.get("retry-after")]
+    candidates: list[object] = [headers.get("Retry-After")]
+    if not isinstance(headers, CIMultiDictProxy | CIMultiDict):
+        candidates.append(headers.get("retry-after"))
     if details:
         candidates += [details.get("retryAfter"), details.get("retry_after")]
     for value in candidates:

@@ -6,7 +6,11 @@ HTTP status second, so an unknown code still lands on a sensible parent class.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bbre_async._response import Response
 
 __all__ = [
     "APIConnectionError",
@@ -15,6 +19,8 @@ __all__ = [
     "BBREError",
     "BadRequestError",
     "CoordinationError",
+    "GatewayError",
+    "HTTPStatusError",
     "InsufficientBalanceError",
     "InvalidResponseError",
     "LeaseReleasedError",
@@ -24,6 +30,7 @@ __all__ = [
     "PoolError",
     "PoolTimeoutError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServiceError",
     "SessionClosedError",
     "SessionExpiredError",
@@ -44,7 +51,8 @@ class BBREError(Exception):
         status: the HTTP status, when a response arrived.
         code: the server's string code (``SESSION_LIMIT_REACHED``), when it sent one.
         details: the server's ``details`` (or ``context``) object.
-        request_id: the server's request id when it sent one, else the id this client sent.
+        request_id: the server's request id when it sent one, else this client's call id.
+        headers: the answer's headers (case-insensitive), when a response arrived.
         retry_after: seconds the server asked us to wait, when it said.
         outcome_unknown: True when a non-idempotent call (a create) may have reached the
             server and taken effect although no answer arrived; such a call is never replayed.
@@ -60,6 +68,7 @@ class BBREError(Exception):
         request_id: str | None = None,
         retry_after: float | None = None,
         outcome_unknown: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -69,6 +78,7 @@ class BBREError(Exception):
         self.request_id = request_id
         self.retry_after = retry_after
         self.outcome_unknown = outcome_unknown
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -99,13 +109,20 @@ class BBREError(Exception):
             "request_id": self.request_id,
             "retry_after": self.retry_after,
             "outcome_unknown": self.outcome_unknown,
+            "headers": {k: v for k, v in self.headers.items()},
         }
 
 
 def _rebuild(cls: type[BBREError], message: str, state: dict[str, Any]) -> BBREError:
     error = cls.__new__(cls)
+    extra = {k: state.pop(k) for k in _EXTRA_STATE if k in state}
     BBREError.__init__(error, message, **state)
+    for key, value in extra.items():
+        setattr(error, key, value)
     return error
+
+
+_EXTRA_STATE = ("request_sent", "response")
 
 
 class BadRequestError(BBREError):
@@ -168,16 +185,78 @@ class ServiceError(BBREError):
 
 
 class APIConnectionError(BBREError):
-    """The server could not be reached, or the connection broke before an answer arrived."""
+    """The server could not be reached, or the connection broke before an answer arrived.
+
+    ``request_sent`` is False only when the request provably never left this process (no
+    connection could be made): such a call is safe to send again, even a charged one.
+    ``code`` names the client-side fault: ``CONNECT_ERROR``, ``CONNECT_TIMEOUT``,
+    ``TLS_ERROR``, ``CONNECTION_LOST``, ``TIMEOUT`` or ``CLIENT_CLOSED``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool = True,
+        status: int | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status=status,
+            code=code,
+            details=details,
+            request_id=request_id,
+            retry_after=retry_after,
+            outcome_unknown=outcome_unknown,
+            headers=headers,
+        )
+        self.request_sent = request_sent
+
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "request_sent": self.request_sent}
 
 
 class APITimeoutError(APIConnectionError):
-    """No answer within the configured timeout."""
+    """No answer within the call's ``timeout``; the message states the time really waited."""
 
 
 class InvalidResponseError(BBREError):
     """The server answered with something that is not the documented JSON (an HTML proxy page,
     an empty or truncated body, a wrong type); the first bytes are kept in ``details``."""
+
+
+class GatewayError(ServiceError, InvalidResponseError):
+    """A 5xx answer without the API's JSON (an HTML page from a proxy or load balancer).
+    Retried like any transient fault when it is a 500, 502, 503 or 504."""
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The answer outgrew the client's ``max_response_size``; reading stopped there."""
+
+
+class HTTPStatusError(BBREError):
+    """``Response.raise_for_status()`` on a target answer of 400 or more; ``response`` is it.
+
+    ``status`` is the target's status code, not the API call's (which succeeded).
+    """
+
+    def __init__(self, message: str, *, response: Response) -> None:
+        super().__init__(
+            message,
+            status=response.status_code,
+            request_id=response.request_id,
+            headers=response.headers,
+        )
+        self.response = response
+
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "response": self.response}
 
 
 class PoolError(BBREError):
@@ -265,6 +344,7 @@ def error_from_response(
     details: dict[str, Any] | None = None,
     request_id: str | None = None,
     retry_after: float | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> BBREError:
     """Build the typed error for a server's error answer."""
     cls = error_class_for(status, code)
@@ -275,4 +355,5 @@ def error_from_response(
         details=details,
         request_id=request_id,
         retry_after=retry_after,
+        headers=headers,
     )

@@ -153,3 +153,8 @@ def _text(value: object, depth: int = 0) -> str:
     if isinstance(value, list) and depth < 4:
         return ", ".join(_text(v, depth + 1) for v in value)
     return _SHOW.repr(value)  # bounded: never recurses into deep structures
+
+
+def text_value(value: object) -> str:
+    """A header or cookie value as text; a list is joined, anything else shown bounded."""
+    return _text(value)

@@ -13,7 +13,6 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from bbre_async import _json
 from bbre_async._fields import (
     JSONObject,
     as_object,
@@ -26,8 +25,8 @@ from bbre_async._fields import (
     req_float,
     req_str,
     short_repr,
-    str_map,
 )
+from bbre_async._response import Response as Response
 
 T = TypeVar("T")
 
@@ -94,66 +93,6 @@ class SessionInfo:
     @property
     def is_active(self) -> bool:
         return self.status == "active"
-
-
-def _text_body(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    try:
-        return _json.dumps(value).decode()
-    except (TypeError, ValueError, RecursionError):  # nested deeper than JSON encoders go
-        raise invalid("the body cannot be re-encoded as JSON", type(value).__name__) from None
-
-
-@attrs.frozen(kw_only=True)
-class Response:
-    """What the target answered, relayed by the remote browser."""
-
-    status_code: int
-    headers: dict[str, str] = attrs.field(factory=dict)
-    body: str = ""
-    cookies: dict[str, str] = attrs.field(factory=dict)
-    profile: dict[str, Any] | None = None
-    task_id: str | None = None
-    task_status: str = "completed"
-
-    @classmethod
-    def from_json(cls, payload: JSONObject) -> Response:
-        """Parse ``data.task.result`` (or ``task.result``, ``result``, or a bare result)."""
-        payload = as_object(payload, "answer")
-        task = nested(payload, ("data", "task"), ("task",), ("data",))
-        if task is None or ("result" not in task and "statusCode" not in task):
-            task = payload
-        result = task.get("result", task) if isinstance(task.get("result"), Mapping) else task
-        result = as_object(result, "result")
-        if "statusCode" not in result:
-            raise invalid("the result has no statusCode", _keys(result))
-        profile = result.get("profile")
-        return cls(
-            status_code=opt_int(result, "statusCode"),
-            headers=str_map(result.get("headers"), "headers"),
-            body=_text_body(result.get("body")),
-            cookies=str_map(result.get("cookies"), "cookies"),
-            profile=dict(profile) if isinstance(profile, Mapping) else None,
-            task_id=opt_str(task, "id") if task is not result else None,
-            task_status=(opt_str(task, "status") or "completed")
-            if task is not result
-            else "completed",
-        )
-
-    @property
-    def text(self) -> str:
-        return self.body
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status_code < 400
-
-    def json(self) -> Any:
-        """Decode the body as JSON; raises ``ValueError`` when it is not JSON."""
-        return _json.loads(self.body)
 
 
 @attrs.frozen(kw_only=True)

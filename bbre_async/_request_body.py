@@ -6,10 +6,13 @@ The same fields serve ``/session/request`` and the stateless ``/request/*`` call
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from bbre_async._types import FormData, JSONValue, Mode, QueryParams, Sensibility
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MODES = frozenset({"passive", "adaptive"})
 SENSIBILITIES = frozenset({"low", "medium", "high"})
 
@@ -20,16 +23,51 @@ def check_choice(name: str, value: str, allowed: frozenset[str]) -> str:
     return value
 
 
+def check_mode(value: str) -> Mode:
+    """``value`` as a ``Mode``, or ``ValueError`` (for callers holding a plain ``str``)."""
+    check_choice("mode", value, MODES)
+    return cast(Mode, value)
+
+
+def check_sensibility(value: str) -> Sensibility:
+    """``value`` as a ``Sensibility``, or ``ValueError``."""
+    check_choice("sensibility", value, SENSIBILITIES)
+    return cast(Sensibility, value)
+
+
+def check_url(url: object) -> str:
+    """An absolute http(s) URL with a host (a cheap prefix test, not a full parse)."""
+    if isinstance(url, str):
+        if url.startswith("https://"):
+            host = url[8:9]
+        elif url.startswith("http://"):
+            host = url[7:8]
+        else:
+            host = ""
+        if host and host not in "/?#" and " " not in url:
+            return url
+    raise ValueError(f"url must be an absolute http(s) URL, got {url!r}")
+
+
+def with_params(url: str, params: QueryParams | None) -> str:
+    """``url`` with ``params`` appended to its query string."""
+    if not params:
+        return url
+    query = urlencode(list(params.items()) if isinstance(params, Mapping) else list(params))
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
 def target_request(
     method: str,
     url: str,
     *,
+    params: QueryParams | None = None,
     headers: Mapping[str, str] | None = None,
-    body: Any = None,
-    json: Any = None,
-    data: Mapping[str, Any] | str | bytes | None = None,
+    body: str | None = None,
+    json: JSONValue = None,
+    data: FormData | None = None,
     cookies: Mapping[str, str] | None = None,
-    timeout: float | None = None,
+    fetch_timeout: float | None = None,
     allow_redirects: bool | None = None,
     verify_ssl: bool | None = None,
 ) -> dict[str, Any]:
@@ -38,38 +76,38 @@ def target_request(
     ``json=`` sends an object as JSON, ``data=`` a form (a mapping) or raw text, ``body=`` is
     passed through as is; at most one of them.
     """
-    verb = method.upper()
-    check_choice("method", verb, HTTP_METHODS)
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError(f"url must be an absolute http(s) URL, got {url!r}")
-    given = [
-        name
-        for name, value in (("body", body), ("json", json), ("data", data))
-        if value is not None
-    ]
-    if len(given) > 1:
-        raise TypeError(f"pass at most one of body=, json=, data= (got {', '.join(given)})")
-    out_headers = dict(headers or {})
+    verb = (
+        method if method in HTTP_METHODS else check_choice("method", method.upper(), HTTP_METHODS)
+    )
+    url = with_params(check_url(url), params)
     payload: dict[str, Any] = {"url": url, "method": verb}
-    if json is not None:
-        payload["body"] = json
-        out_headers.setdefault("Content-Type", "application/json")
-    elif data is not None:
-        if isinstance(data, Mapping):
-            payload["body"] = urlencode({k: str(v) for k, v in data.items()})
-            out_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    out_headers = dict(headers) if headers else None
+    if json is not None or data is not None or body is not None:
+        given = [n for n, v in (("body", body), ("json", json), ("data", data)) if v is not None]
+        if len(given) > 1:
+            raise TypeError(f"pass at most one of body=, json=, data= (got {', '.join(given)})")
+        out_headers = out_headers or {}
+        if json is not None:
+            payload["body"] = json
+            out_headers.setdefault("Content-Type", "application/json")
+        elif data is not None:
+            if isinstance(data, Mapping):
+                payload["body"] = urlencode({k: str(v) for k, v in data.items()})
+                out_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            else:
+                payload["body"] = data.decode() if isinstance(data, bytes) else data
         else:
-            payload["body"] = data.decode() if isinstance(data, bytes) else data
-    elif body is not None:
-        payload["body"] = body
+            payload["body"] = body
     if out_headers:
         payload["headers"] = out_headers
     if cookies:
         payload["cookies"] = dict(cookies)
-    if timeout is not None:
-        if timeout <= 0:
-            raise ValueError("timeout must be > 0")
-        payload["timeout"] = timeout
+    if fetch_timeout is not None:
+        if isinstance(fetch_timeout, bool) or not fetch_timeout > 0:
+            raise ValueError(
+                f"fetch_timeout must be a number of seconds > 0, got {fetch_timeout!r}"
+            )
+        payload["timeout"] = fetch_timeout
     if allow_redirects is not None:
         payload["allowRedirects"] = allow_redirects
     if verify_ssl is not None:

@@ -11,7 +11,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from bbre_async._errors import BBREError, SessionGoneError
-from bbre_async._models import Response, SessionInfo
+from bbre_async._models import SessionInfo
+from bbre_async._request_body import IDEMPOTENT_METHODS, target_request
+from bbre_async._response import Response
+from bbre_async._timeout import Timeout
+from bbre_async._types import FormData, HTTPMethod, JSONValue, QueryParams
 from bbre_async._verbs import VerbsMixin
 
 if TYPE_CHECKING:
@@ -70,33 +74,53 @@ class Session(VerbsMixin):
 
     async def request(
         self,
-        method: str,
+        method: HTTPMethod,
         url: str,
         *,
+        params: QueryParams | None = None,
         headers: Mapping[str, str] | None = None,
-        body: Any = None,
-        json: Any = None,
-        data: Any = None,
+        json: JSONValue = None,
+        data: FormData | None = None,
+        body: str | None = None,
         cookies: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        fetch_timeout: float | None = None,
         allow_redirects: bool | None = None,
         verify_ssl: bool | None = None,
+        idempotent: bool | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int | None = None,
     ) -> Response:
-        """Fetch ``url`` through the remote browser; raises ``SessionExpiredError`` and kin
-        when the session is gone (it is then marked closed locally)."""
+        """Fetch ``url`` through the remote browser (charged).
+
+        ``fetch_timeout`` is the remote browser's limit for the target; ``timeout`` how long
+        this process waits (default: ``fetch_timeout`` + 30 s, at least 90 s). GET, HEAD and
+        OPTIONS (and any method with ``idempotent=True``) are retried on a transient fault
+        within ``timeout``; each try is billed and counted in ``Response.attempts``. Raises
+        ``SessionExpiredError`` and kin when the session is gone (it is then marked closed).
+        """
+        payload = target_request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            json=json,
+            data=data,
+            body=body,
+            cookies=cookies,
+            fetch_timeout=fetch_timeout,
+            allow_redirects=allow_redirects,
+            verify_ssl=verify_ssl,
+        )
+        payload["sessionId"] = self.id
         try:
-            response = await self._resource.request(
-                self.id,
-                method,
-                url,
-                headers=headers,
-                body=body,
-                json=json,
-                data=data,
-                cookies=cookies,
+            response = await self._resource.send(
+                payload,
+                idempotent=payload["method"] in IDEMPOTENT_METHODS
+                if idempotent is None
+                else idempotent,
+                fetch_timeout=fetch_timeout,
                 timeout=timeout,
-                allow_redirects=allow_redirects,
-                verify_ssl=verify_ssl,
+                max_retries=max_retries,
             )
         except SessionGoneError:
             self._closed = True
@@ -108,20 +132,20 @@ class Session(VerbsMixin):
             self.profile = response.profile
         return response
 
-    async def status(self) -> SessionInfo:
+    async def status(self, *, timeout: Timeout | float | None = None) -> SessionInfo:
         """Ask the server; refreshes ``expires_at`` and notices expiry or closure."""
-        info = await self._resource.status(self.id)
+        info = await self._resource.status(self.id, timeout=timeout)
         if info.expires_at is not None:
             self.expires_at = info.expires_at
         if not info.is_active:
             self._closed = True
         return info
 
-    async def close(self) -> bool:
+    async def close(self, *, timeout: Timeout | float | None = None) -> bool:
         """Close the session; True when this call closed it, False when it was already gone."""
         if self._closed:
             return False
-        closed_now = await self._resource.close(self.id)
+        closed_now = await self._resource.close(self.id, timeout=timeout)
         self._closed = True
         return closed_now
 
@@ -136,7 +160,7 @@ class Session(VerbsMixin):
     ) -> None:
         # A task of its own, so that a cancellation landing here cannot leave the remote
         # session open; this caller still sees its cancellation.
-        closing = asyncio.ensure_future(self.close())
+        closing = asyncio.ensure_future(self.close(timeout=CLOSE_TIMEOUT))
         try:
             await asyncio.wait_for(asyncio.shield(closing), CLOSE_TIMEOUT)
         except TimeoutError:

@@ -59,7 +59,7 @@ async def main(args: argparse.Namespace) -> None:
         async with BBREClient(api_key=target.api_key, base_url=target.base_url) as client:
             # 1. One session created by hand; `async with` closes it even if a step fails.
             async with await client.sessions.create(
-                mode="passive", sensibility="medium", timeout=120
+                mode="passive", sensibility="medium", lifetime=120
             ) as session:
                 print("single session:", await log_in_and_browse(session, "alice", args.pages))
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from aioresponses import aioresponses
+
+from tests.mock_api import MockAPI
 
 
 class SleepRecorder:
@@ -24,6 +23,6 @@ def sleeps() -> SleepRecorder:
 
 
 @pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
+def mocked() -> MockAPI:
+    """Canned API answers; the ``client`` fixtures send through ``mocked.transport``."""
+    return MockAPI()

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from bbre_async._caller import APICaller
 from bbre_async._models import AccountInfo, Balance, Page, SessionInfo, Task, parse_page
 from bbre_async._paging import paginate
+from bbre_async._timeout import TimeoutLike
 from bbre_async._timeutil import to_iso
-from bbre_async._transport import Transport
+from bbre_async._types import SessionStatusName, TaskStatusName
 
 SESSION_STATUSES = frozenset({"active", "closed", "expired"})
 TASK_STATUSES = frozenset({"completed", "failed", "processing", "timeout"})
@@ -36,21 +38,26 @@ def _aware(name: str, moment: datetime | None) -> datetime | None:
 class AccountResource:
     """Calls on ``/account/*``; listings are lazy async iterators over pages."""
 
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
+    def __init__(self, caller: APICaller) -> None:
+        self._caller = caller
 
-    async def balance(self) -> float:
+    async def balance(self, *, timeout: TimeoutLike | None = None) -> float:
         """The account balance in USD (free)."""
-        payload = await self._transport.call("POST", "/account/balance")
-        return Balance.from_json(payload).amount
+        answer = await self._caller.call("POST", "/account/balance", timeout=timeout)
+        return Balance.from_json(answer.json()).amount
 
-    async def info(self) -> AccountInfo:
+    async def info(self, *, timeout: TimeoutLike | None = None) -> AccountInfo:
         """Account details and usage statistics (free)."""
-        payload = await self._transport.call("POST", "/account/info")
-        return AccountInfo.from_json(payload)
+        answer = await self._caller.call("POST", "/account/info", timeout=timeout)
+        return AccountInfo.from_json(answer.json())
 
     async def sessions_page(
-        self, *, status: str | None = None, limit: int = 20, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        timeout: TimeoutLike | None = None,
     ) -> Page[SessionInfo]:
         """One page of the account's sessions, newest first. The listing can lag: a session
         past its expiry may still show ``active`` until the server reconciles it."""
@@ -59,17 +66,26 @@ class AccountResource:
         body: dict[str, Any] = {"limit": limit, "offset": offset}
         if status is not None:
             body["status"] = status
-        payload = await self._transport.call("POST", "/account/sessions", json=body)
-        return parse_page(payload, "sessions", SessionInfo.from_json, limit=limit, offset=offset)
+        answer = await self._caller.call("POST", "/account/sessions", json=body, timeout=timeout)
+        return parse_page(
+            answer.json(), "sessions", SessionInfo.from_json, limit=limit, offset=offset
+        )
 
     def sessions(
-        self, *, status: str | None = None, page_size: int = 20
+        self,
+        *,
+        status: SessionStatusName | None = None,
+        page_size: int = 20,
+        timeout: TimeoutLike | None = None,
     ) -> AsyncIterator[SessionInfo]:
-        """Every session (optionally of one status), fetched a page at a time."""
+        """Every session (optionally of one status), fetched a page at a time; ``timeout``
+        bounds each page's call."""
         _check_status(status, SESSION_STATUSES)
 
         async def fetch(limit: int, offset: int) -> Page[SessionInfo]:
-            return await self.sessions_page(status=status, limit=limit, offset=offset)
+            return await self.sessions_page(
+                status=status, limit=limit, offset=offset, timeout=timeout
+            )
 
         return paginate(fetch, page_size=page_size)
 
@@ -81,6 +97,7 @@ class AccountResource:
         end: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
+        timeout: TimeoutLike | None = None,
     ) -> Page[Task]:
         """One page of usage history (tasks), newest first, filtered on ``createdAt``."""
         _check_status(status, TASK_STATUSES)
@@ -92,16 +109,17 @@ class AccountResource:
             body["startDate"] = to_iso(start)  # type: ignore[arg-type]
         if _aware("end", end) is not None:
             body["endDate"] = to_iso(end)  # type: ignore[arg-type]
-        payload = await self._transport.call("POST", "/account/history", json=body)
-        return parse_page(payload, "tasks", Task.from_json, limit=limit, offset=offset)
+        answer = await self._caller.call("POST", "/account/history", json=body, timeout=timeout)
+        return parse_page(answer.json(), "tasks", Task.from_json, limit=limit, offset=offset)
 
     def history(
         self,
         *,
-        status: str | None = None,
+        status: TaskStatusName | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
         page_size: int = 50,
+        timeout: TimeoutLike | None = None,
     ) -> AsyncIterator[Task]:
         """Every task in the range, each once. Without ``end`` the range is frozen at "now"
         when iteration starts, so tasks created meanwhile do not shift the pages."""
@@ -111,7 +129,12 @@ class AccountResource:
 
         async def fetch(limit: int, offset: int) -> Page[Task]:
             return await self.history_page(
-                status=status, start=start, end=frozen_end, limit=limit, offset=offset
+                status=status,
+                start=start,
+                end=frozen_end,
+                limit=limit,
+                offset=offset,
+                timeout=timeout,
             )
 
         return paginate(fetch, page_size=page_size)

@@ -2,100 +2,117 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
+from bbre_async._caller import APICaller
 from bbre_async._errors import APITimeoutError, InvalidResponseError, TaskFailedError
 from bbre_async._fields import nested
-from bbre_async._models import Response, TaskResult, TaskStatus
+from bbre_async._models import TaskResult, TaskStatus
 from bbre_async._request_body import MODES, SENSIBILITIES, check_choice, target_request
+from bbre_async._response import Response
 from bbre_async._retry import Replay
-from bbre_async._transport import Timeouts, Transport
+from bbre_async._timeout import (
+    CREATE_TIMEOUT,
+    EXECUTE_TIMEOUT,
+    READ_TIMEOUT,
+    SERVER_EXECUTE_LIMIT,
+    Timeout,
+    TimeoutLike,
+    fetch_timeout_for,
+)
+from bbre_async._types import TaskOptions
 
-# The server holds /request/execute open for up to 120 s by default.
-SERVER_EXECUTE_LIMIT = 120.0
+#: How long ``run``/``wait`` wait for a task to end unless told otherwise.
+DEFAULT_WAIT = 180.0
 
 
 class RequestsResource:
     """Calls on ``/request/*``. ``run`` is create + poll; ``execute`` is one blocking call."""
 
-    def __init__(self, transport: Transport, *, sleep: Callable[[float], Awaitable[None]]) -> None:
-        self._transport = transport
+    def __init__(self, caller: APICaller, *, sleep: Callable[[float], Awaitable[None]]) -> None:
+        self._caller = caller
         self._sleep = sleep
 
-    def _body(
-        self,
-        url: str,
-        method: str,
-        mode: str,
-        sensibility: str,
-        fingerprint: Mapping[str, Any] | None,
-        proxy: str | Mapping[str, Any] | None,
-        options: dict[str, Any],
-    ) -> dict[str, Any]:
+    @staticmethod
+    def _body(url: str, options: TaskOptions) -> dict[str, Any]:
+        mode = options.get("mode", "passive")
+        sensibility = options.get("sensibility", "medium")
         check_choice("mode", mode, MODES)
         check_choice("sensibility", sensibility, SENSIBILITIES)
-        body = target_request(method, url, **options)
+        body = target_request(
+            options.get("method", "GET"),
+            url,
+            params=options.get("params"),
+            headers=options.get("headers"),
+            json=options.get("json"),
+            data=options.get("data"),
+            body=options.get("body"),
+            cookies=options.get("cookies"),
+            fetch_timeout=options.get("fetch_timeout"),
+            allow_redirects=options.get("allow_redirects"),
+            verify_ssl=options.get("verify_ssl"),
+        )
         body["mode"] = mode
         body["sensibility"] = sensibility
+        fingerprint = options.get("fingerprint")
         if fingerprint:
             body["fingerprint"] = dict(fingerprint)
+        proxy = options.get("proxy")
         if proxy:
             body["proxy"] = proxy if isinstance(proxy, str) else dict(proxy)
         return body
 
     async def execute(
-        self,
-        url: str,
-        *,
-        method: str = "GET",
-        mode: str = "passive",
-        sensibility: str = "medium",
-        fingerprint: Mapping[str, Any] | None = None,
-        proxy: str | Mapping[str, Any] | None = None,
-        **options: Any,
+        self, url: str, *, timeout: TimeoutLike | None = None, **options: Unpack[TaskOptions]
     ) -> Response:
-        """Run one request and wait for its result in a single call (can block ~2 minutes)."""
-        body = self._body(url, method, mode, sensibility, fingerprint, proxy, options)
-        server_limit = float(options.get("timeout") or SERVER_EXECUTE_LIMIT)
-        base = self._transport.timeouts
-        timeouts = Timeouts(
-            connect=base.connect,
-            read=max(base.read, server_limit + 30.0),
-            total=max(base.total, server_limit + 60.0),
+        """Run one request and wait for its result in a single call (the server holds it up
+        to 120 s, so the default ``timeout`` is 180 s; never replayed once sent)."""
+        body = self._body(url, options)
+        default = fetch_timeout_for(
+            EXECUTE_TIMEOUT, options.get("fetch_timeout"), SERVER_EXECUTE_LIMIT
         )
-        payload = await self._transport.call(
-            "POST", "/request/execute", json=body, replay=Replay.UNSAFE, timeouts=timeouts
+        answer = await self._caller.call(
+            "POST",
+            "/request/execute",
+            json=body,
+            replay=Replay.UNSAFE,
+            timeout=timeout,
+            default_timeout=default,
         )
+        payload = answer.json()
         result = TaskResult.from_json(payload, task_id=_task_id_or_empty(payload))
-        return _completed(result)
+        response = _completed(result)
+        response.api_response = answer
+        if not response.url:
+            response.url = body["url"]
+        return response
 
     async def create(
-        self,
-        url: str,
-        *,
-        method: str = "GET",
-        mode: str = "passive",
-        sensibility: str = "medium",
-        fingerprint: Mapping[str, Any] | None = None,
-        proxy: str | Mapping[str, Any] | None = None,
-        **options: Any,
+        self, url: str, *, timeout: TimeoutLike | None = None, **options: Unpack[TaskOptions]
     ) -> str:
         """Queue a request (charged) and return its task id."""
-        body = self._body(url, method, mode, sensibility, fingerprint, proxy, options)
-        payload = await self._transport.call(
-            "POST", "/request/create", json=body, replay=Replay.UNSAFE
+        body = self._body(url, options)
+        answer = await self._caller.call(
+            "POST",
+            "/request/create",
+            json=body,
+            replay=Replay.UNSAFE,
+            timeout=timeout,
+            default_timeout=CREATE_TIMEOUT,
         )
-        task_id = _task_id_or_empty(payload)
+        task_id = _task_id_or_empty(answer.json())
         if not task_id:
             raise InvalidResponseError("the answer to /request/create carries no task id")
         return task_id
 
-    async def result(self, task_id: str) -> TaskResult:
+    async def result(self, task_id: str, *, timeout: TimeoutLike | None = None) -> TaskResult:
         """The task's current status, and its response once completed."""
-        payload = await self._transport.call("POST", "/request/result", json={"taskId": task_id})
-        return TaskResult.from_json(payload, task_id=task_id)
+        answer = await self._caller.call(
+            "POST", "/request/result", json={"taskId": task_id}, timeout=timeout
+        )
+        return TaskResult.from_json(answer.json(), task_id=task_id)
 
     async def run(
         self,
@@ -103,17 +120,14 @@ class RequestsResource:
         *,
         poll_interval: float = 2.0,
         max_poll_interval: float = 10.0,
-        wait_timeout: float = 180.0,
-        **create_options: Any,
+        timeout: float = DEFAULT_WAIT,
+        **options: Unpack[TaskOptions],
     ) -> Response:
-        """Create a task and poll it (with growing intervals) until it ends or time runs out."""
-        task_id = await self.create(url, **create_options)
-        return await self.wait(
-            task_id,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            wait_timeout=wait_timeout,
-        )
+        """Create a task and poll it (with growing intervals) until it ends; ``timeout``
+        bounds the whole run, the create and every poll included."""
+        budget = _Budget(timeout)
+        task_id = await self.create(url, timeout=budget.call_timeout(CREATE_TIMEOUT), **options)
+        return await self._poll(task_id, poll_interval, max_poll_interval, budget)
 
     async def wait(
         self,
@@ -121,22 +135,60 @@ class RequestsResource:
         *,
         poll_interval: float = 2.0,
         max_poll_interval: float = 10.0,
-        wait_timeout: float = 180.0,
+        timeout: float = DEFAULT_WAIT,
     ) -> Response:
-        """Poll ``task_id`` until it is terminal; ``APITimeoutError`` after ``wait_timeout``."""
-        give_up_at = time.monotonic() + wait_timeout
+        """Poll ``task_id`` until it is terminal; ``APITimeoutError`` after ``timeout``."""
+        return await self._poll(task_id, poll_interval, max_poll_interval, _Budget(timeout))
+
+    async def _poll(
+        self, task_id: str, poll_interval: float, max_poll_interval: float, budget: _Budget
+    ) -> Response:
+        if not poll_interval > 0 or not max_poll_interval > 0:
+            raise ValueError("poll_interval and max_poll_interval must be > 0")
         interval = poll_interval
         while True:
-            result = await self.result(task_id)
+            result = await self.result(task_id, timeout=budget.call_timeout(READ_TIMEOUT))
             if result.status.is_terminal:
                 return _completed(result)
-            if time.monotonic() + interval > give_up_at:
+            if budget.left() <= interval:
                 raise APITimeoutError(
-                    f"task {task_id} still processing after {wait_timeout:.0f}s",
-                    details={"task_id": task_id},
+                    f"task {task_id} still processing: gave up after "
+                    f"{budget.waited():.1f}s (timeout {budget.total:g}s)",
+                    code="TIMEOUT",
+                    details={"task_id": task_id, "waited": round(budget.waited(), 3)},
                 )
             await self._sleep(interval)
+            budget.slept += interval
             interval = min(max_poll_interval, interval * 1.5)
+
+
+class _Budget:
+    """One time budget for a run of calls and waits. Time counts as spent when the loop's
+    clock says so or when the (possibly injected) sleep says so, whichever is more, so the
+    budget is honoured under a real clock and under a test's instant sleep alike."""
+
+    def __init__(self, total: float) -> None:
+        Timeout.of(total)  # validates
+        self.total = float(total)
+        self.slept = 0.0
+        self._loop = asyncio.get_running_loop()
+        self._started = self._loop.time()
+
+    def waited(self) -> float:
+        return max(self._loop.time() - self._started, self.slept)
+
+    def left(self) -> float:
+        return self.total - self.waited()
+
+    def call_timeout(self, default: Timeout) -> Timeout:
+        left = self.left()
+        if left <= 0:
+            raise APITimeoutError(
+                f"gave up after {self.waited():.1f}s (timeout {self.total:g}s)", code="TIMEOUT"
+            )
+        if left >= default.total:
+            return default
+        return Timeout(connect=min(default.connect, left), read=min(default.read, left), total=left)
 
 
 def _task_id_or_empty(payload: Mapping[str, Any]) -> str:

@@ -114,7 +114,7 @@ class OrchestratorBackend:
             session_name=f"{self.session_name_prefix}-{uuid.uuid4().hex[:8]}",
             description=self.description,
             duration=self.duration,
-            deadline=deadline,
+            timeout=deadline,
         )
         assert info.expires_at is not None  # the resource fills it in when the server omits it
         created = info.created_at.timestamp() if info.created_at else asked_at
@@ -126,7 +126,7 @@ class OrchestratorBackend:
         )
 
     async def close(self, session_id: str, *, deadline: float | None = None) -> bool:
-        return await self.client.sessions.stop(session_id, deadline=deadline)
+        return await self.client.sessions.stop(session_id, timeout=deadline)
 
     async def status(self, session_id: str) -> tuple[bool, float | None]:
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bbre_async._base_client import APIClientBase
-from bbre_async._transport import Sleep
 from bbre_async.orchestrator._sessions import OrchSessionsResource
 from bbre_async.orchestrator._system import SystemResource
 
@@ -18,8 +17,8 @@ class OrchestratorClient(APIClientBase):
     Use it as ``async with OrchestratorClient() as client:`` (or call ``aclose()``). The key
     (``orch_...``) and base URL come from the arguments or from ``ORCHESTRATOR_API_KEY`` /
     ``ORCHESTRATOR_BASE_URL``; the key travels only in ``Authorization: Bearer`` and is kept
-    out of reprs, logs and error messages. An ``aiohttp.ClientSession`` passed as ``session``
-    is borrowed and never closed here.
+    out of reprs, logs and error messages. The options are ``BBREClient``'s (``timeout``,
+    ``max_retries``, ``transport``, ``session``, ...), and so is ``with_options``.
 
     Resources: ``client.sessions`` and ``client.system``.
     """
@@ -30,9 +29,9 @@ class OrchestratorClient(APIClientBase):
     base_url_env = BASE_URL_ENV
     default_base_url = DEFAULT_BASE_URL
 
-    def _add_resources(self, sleep: Sleep) -> None:
-        self.sessions = OrchSessionsResource(self._transport, clock=self.clock)
-        self.system = SystemResource(self._transport)
+    def _add_resources(self) -> None:
+        self.sessions = OrchSessionsResource(self._caller, clock=self.clock)
+        self.system = SystemResource(self._caller)
 
     def _auth_headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}

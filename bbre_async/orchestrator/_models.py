@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import attrs
 
@@ -29,7 +29,8 @@ from bbre_async._fields import (
 )
 
 #: Every status the vendor lists for a session, in lifecycle order.
-SESSION_STATUSES = ("creating", "queued", "active", "stopping", "stopped", "failed")
+OrchSessionStatus = Literal["creating", "queued", "active", "stopping", "stopped", "failed"]
+SESSION_STATUSES: tuple[OrchSessionStatus, ...] = get_args(OrchSessionStatus)
 
 
 def _session_object(payload: JSONObject) -> JSONObject:

@@ -9,13 +9,19 @@ from urllib.parse import quote
 
 import attrs
 
+from bbre_async._caller import APICaller
 from bbre_async._errors import NotFoundError
 from bbre_async._models import Page, parse_page
 from bbre_async._paging import paginate
 from bbre_async._retry import Replay
-from bbre_async._transport import Transport
+from bbre_async._timeout import CREATE_TIMEOUT, TimeoutLike
 from bbre_async.orchestrator._duration import DEFAULT_DURATION, normalize_duration, parse_duration
-from bbre_async.orchestrator._models import SESSION_STATUSES, ExtendResult, OrchSession
+from bbre_async.orchestrator._models import (
+    SESSION_STATUSES,
+    ExtendResult,
+    OrchSession,
+    OrchSessionStatus,
+)
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -42,8 +48,8 @@ class OrchSessionsResource:
     """Calls on ``/sessions``. A create is never replayed once it may have reached the server:
     it starts a billed browser, and a second one would be a second bill."""
 
-    def __init__(self, transport: Transport, *, clock: Callable[[], float]) -> None:
-        self._transport = transport
+    def __init__(self, caller: APICaller, *, clock: Callable[[], float]) -> None:
+        self._caller = caller
         self._clock = clock
 
     async def create(
@@ -52,7 +58,7 @@ class OrchSessionsResource:
         session_name: str,
         description: str | None = None,
         duration: str = DEFAULT_DURATION,
-        deadline: float | None = None,
+        timeout: TimeoutLike | None = None,
     ) -> OrchSession:
         """Start a browser session that lives ``duration`` ("30m", "2h", "1h30m"; 1 minute
         to 24 hours). The session is active when this returns; ``cdp_url`` attaches a browser
@@ -70,10 +76,15 @@ class OrchSessionsResource:
         if description is not None:
             body["description"] = description
         asked_at = self._clock()
-        payload = await self._transport.call(
-            "POST", "/sessions", json=body, replay=Replay.UNSAFE, deadline=deadline
+        answer = await self._caller.call(
+            "POST",
+            "/sessions",
+            json=body,
+            replay=Replay.UNSAFE,
+            timeout=timeout,
+            default_timeout=CREATE_TIMEOUT,
         )
-        session = OrchSession.from_json(payload)
+        session = OrchSession.from_json(answer.json())
         if session.status == "unknown":
             session = attrs.evolve(session, status="active")  # documented: active on return
         if session.expires_at is None:
@@ -85,38 +96,43 @@ class OrchSessionsResource:
             session = attrs.evolve(session, expires_at=granted)
         return session
 
-    async def get(self, session_id: str, *, deadline: float | None = None) -> OrchSession:
+    async def get(self, session_id: str, *, timeout: TimeoutLike | None = None) -> OrchSession:
         """The session's details, including ``cdp_url``, ``vnc_url`` and ``vnc_password``."""
-        payload = await self._transport.call("GET", session_path(session_id), deadline=deadline)
-        return OrchSession.from_json(payload)
+        answer = await self._caller.call("GET", session_path(session_id), timeout=timeout)
+        return OrchSession.from_json(answer.json())
 
     async def extend(
-        self, session_id: str, duration: str, *, deadline: float | None = None
+        self, session_id: str, duration: str, *, timeout: TimeoutLike | None = None
     ) -> ExtendResult:
         """Add ``duration`` ("30m", "1h") to the session's life; returns the new ``expires_at``.
 
         Not replayed once it may have arrived: a replay would extend twice.
         """
-        payload = await self._transport.call(
+        answer = await self._caller.call(
             "POST",
             session_path(session_id) + "/extend",
             json={"duration": normalize_duration(duration)},
             replay=Replay.UNSAFE,
-            deadline=deadline,
+            timeout=timeout,
         )
-        return ExtendResult.from_json(payload)
+        return ExtendResult.from_json(answer.json())
 
-    async def stop(self, session_id: str, *, deadline: float | None = None) -> bool:
+    async def stop(self, session_id: str, *, timeout: TimeoutLike | None = None) -> bool:
         """Stop the session. True when this call stopped it; False when the server no longer
         knows it as running (404), which also means it holds nothing."""
         try:
-            await self._transport.call("DELETE", session_path(session_id), deadline=deadline)
+            await self._caller.call("DELETE", session_path(session_id), timeout=timeout)
         except NotFoundError:
             return False
         return True
 
     async def list_page(
-        self, *, status: str | None = None, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        offset: int = 0,
+        timeout: TimeoutLike | None = None,
     ) -> Page[OrchSession]:
         """One page of the organisation's sessions (``limit`` 1-100, default 25)."""
         _check_status(status)
@@ -126,11 +142,17 @@ class OrchSessionsResource:
         params: dict[str, str | int] = {"limit": limit, "offset": offset}
         if status is not None:
             params["status"] = status
-        payload = await self._transport.call("GET", "/sessions", params=params)
-        return parse_page(payload, "sessions", OrchSession.from_json, limit=limit, offset=offset)
+        answer = await self._caller.call("GET", "/sessions", params=params, timeout=timeout)
+        return parse_page(
+            answer.json(), "sessions", OrchSession.from_json, limit=limit, offset=offset
+        )
 
     def list(
-        self, *, status: str | None = None, page_size: int = DEFAULT_PAGE_SIZE
+        self,
+        *,
+        status: OrchSessionStatus | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        timeout: TimeoutLike | None = None,
     ) -> AsyncIterator[OrchSession]:
         """Every session (optionally of one ``status``), fetched a page at a time as the
         caller iterates; rows repeated by a shifting listing are yielded once."""
@@ -138,6 +160,6 @@ class OrchSessionsResource:
         _check_limit(page_size, "page_size")
 
         async def fetch(limit: int, offset: int) -> Page[OrchSession]:
-            return await self.list_page(status=status, limit=limit, offset=offset)
+            return await self.list_page(status=status, limit=limit, offset=offset, timeout=timeout)
 
         return paginate(fetch, page_size=page_size)

@@ -8,8 +8,8 @@ from typing import Any
 
 from bbre_async._client import BBREClient
 from bbre_async._models import SessionInfo
-from bbre_async._request_body import MODES, SENSIBILITIES, check_choice
-from bbre_async._resources.sessions import MAX_LIFE, MAX_TIMEOUT, MIN_TIMEOUT
+from bbre_async._request_body import check_mode, check_sensibility
+from bbre_async._resources.sessions import MAX_LIFE, MAX_LIFETIME, MIN_LIFETIME
 from bbre_async.pool._backend import ActiveSession, RemoteSession, collect_active
 
 BBRE_ACCOUNT_CAP = 10
@@ -32,16 +32,14 @@ class BBREBackend:
         fingerprint: Mapping[str, Any] | None = None,
         proxy: str | Mapping[str, Any] | None = None,
     ) -> None:
-        check_choice("mode", mode, MODES)
-        check_choice("sensibility", sensibility, SENSIBILITIES)
-        if not MIN_TIMEOUT <= session_timeout <= MAX_TIMEOUT:
+        if not MIN_LIFETIME <= session_timeout <= MAX_LIFETIME:
             raise ValueError(
-                f"session_timeout must be between {MIN_TIMEOUT} and {MAX_TIMEOUT} s "
+                f"session_timeout must be between {MIN_LIFETIME} and {MAX_LIFETIME} s "
                 f"(the server grants at most {MAX_LIFE} s), got {session_timeout!r}"
             )
         self.client = client
-        self.mode = mode
-        self.sensibility = sensibility
+        self.mode = check_mode(mode)
+        self.sensibility = check_sensibility(sensibility)
         self.session_timeout = session_timeout
         self.fingerprint = fingerprint
         self.proxy = proxy
@@ -53,10 +51,10 @@ class BBREBackend:
         session = await self.client.sessions.create(
             mode=self.mode,
             sensibility=self.sensibility,
-            timeout=self.session_timeout,
+            lifetime=self.session_timeout,
             fingerprint=self.fingerprint,
             proxy=self.proxy,
-            deadline=deadline,
+            timeout=deadline,
         )
         expires_at = session.expires_at
         assert expires_at is not None  # the resource fills it in when the server omits it
@@ -66,7 +64,7 @@ class BBREBackend:
         )
 
     async def close(self, session_id: str, *, deadline: float | None = None) -> bool:
-        return await self.client.sessions.close(session_id, deadline=deadline)
+        return await self.client.sessions.close(session_id, timeout=deadline)
 
     async def status(self, session_id: str) -> tuple[bool, float | None]:
         info = await self.client.sessions.status(session_id)

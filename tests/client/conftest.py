@@ -6,14 +6,17 @@ import pytest
 
 from bbre_async import BBREClient
 from tests.conftest import SleepRecorder
+from tests.mock_api import MockAPI
 
 BASE = "https://api.test"
 SECRET_KEY = "sk_live_SECRET_1234567890abcdef"
 
 
 @pytest.fixture
-async def client(sleeps: SleepRecorder) -> AsyncIterator[BBREClient]:
-    async with BBREClient(api_key=SECRET_KEY, base_url=BASE, sleep=sleeps) as c:
+async def client(sleeps: SleepRecorder, mocked: MockAPI) -> AsyncIterator[BBREClient]:
+    async with BBREClient(
+        api_key=SECRET_KEY, base_url=BASE, sleep=sleeps, transport=mocked.transport
+    ) as c:
         yield c
 
 

@@ -7,12 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bbre_async as b
-from bbre_async._envelope import RawResponse, decode, parse_retry_after
+from bbre_async._envelope import parse_retry_after
 from bbre_async._models import Response, SessionInfo, Task, TaskResult
-
-
-def raw(status: int, body: bytes, **headers: str) -> RawResponse:
-    return RawResponse(status=status, headers=headers, body=body, request_id="req_local")
+from tests.wire import decode, raw
 
 
 def test_success_payload_is_returned() -> None:

@@ -1,25 +1,23 @@
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aioresponses import CallbackResult, aioresponses
-from yarl import URL
 
 import bbre_async as b
-from bbre_async import BBREClient
+from bbre_async import BBREClient, TransportRequest, TransportResponse
+from tests.conftest import SleepRecorder
+from tests.mock_api import MockAPI
 
-from .conftest import BASE, SleepRecorder, envelope, error_body
+from .conftest import BASE, envelope, error_body
 
 
-def sent_json(mocked: aioresponses, path: str, index: int = -1) -> dict[str, object]:
-    call = mocked.requests[("POST", URL(BASE + path))][index]
-    return json.loads(call.kwargs["data"])  # type: ignore[no-any-return]
+def sent_json(mocked: MockAPI, path: str, index: int = -1) -> dict[str, object]:
+    return mocked.sent_json("POST", BASE + path, index)  # type: ignore[no-any-return]
 
 
 async def test_create_sends_options_and_trusts_the_granted_expiry(
-    client: BBREClient, mocked: aioresponses
+    client: BBREClient, mocked: MockAPI
 ) -> None:
     now = datetime.now(UTC)
     granted = now + timedelta(seconds=300)
@@ -29,7 +27,7 @@ async def test_create_sends_options_and_trusts_the_granted_expiry(
             session={"id": "s1", "expiresAt": int(granted.timestamp() * 1000), "mode": "adaptive"}
         ),
     )
-    session = await client.sessions.create(mode="adaptive", sensibility="high", timeout=600)
+    session = await client.sessions.create(mode="adaptive", sensibility="high", lifetime=600)
     assert sent_json(mocked, "/session/create") == {
         "mode": "adaptive",
         "sensibility": "high",
@@ -40,10 +38,10 @@ async def test_create_sends_options_and_trusts_the_granted_expiry(
 
 
 async def test_create_without_expiry_assumes_the_shortest_grant(
-    client: BBREClient, mocked: aioresponses
+    client: BBREClient, mocked: MockAPI
 ) -> None:
     mocked.post(BASE + "/session/create", payload=envelope(data={"session": {"id": "s2"}}))
-    session = await client.sessions.create(timeout=3600)
+    session = await client.sessions.create(lifetime=3600)
     assert 295 < session.remaining() <= 300
 
 
@@ -52,21 +50,21 @@ async def test_create_without_expiry_assumes_the_shortest_grant(
     [
         {"mode": "turbo"},
         {"sensibility": "max"},
-        {"timeout": 59},
-        {"timeout": 3601},
-        {"timeout": True},
+        {"lifetime": 59},
+        {"lifetime": 3601},
+        {"lifetime": True},
     ],
 )
 async def test_create_rejects_bad_arguments_before_sending(
-    client: BBREClient, mocked: aioresponses, kwargs: dict[str, object]
+    client: BBREClient, mocked: MockAPI, kwargs: dict[str, object]
 ) -> None:
     with pytest.raises(ValueError):
         await client.sessions.create(**kwargs)  # type: ignore[arg-type]
-    assert not mocked.requests
+    assert not mocked.sent
 
 
 async def test_session_request_tracks_cookies_and_profile(
-    client: BBREClient, mocked: aioresponses
+    client: BBREClient, mocked: MockAPI
 ) -> None:
     mocked.post(
         BASE + "/session/create", payload=envelope(session={"id": "s1", "expiresAt": 4102444800000})
@@ -122,11 +120,11 @@ async def test_request_argument_errors(client: BBREClient) -> None:
     with pytest.raises(ValueError, match="absolute"):
         await client.sessions.request("s1", "GET", "/relative")
     with pytest.raises(ValueError, match="method"):
-        await client.sessions.request("s1", "BREW", "https://t.test")
+        await client.sessions.request("s1", "BREW", "https://t.test")  # type: ignore[arg-type]
 
 
 async def test_expired_session_raises_and_is_marked_closed(
-    client: BBREClient, mocked: aioresponses
+    client: BBREClient, mocked: MockAPI
 ) -> None:
     mocked.post(
         BASE + "/session/create", payload=envelope(session={"id": "s1", "expiresAt": 4102444800000})
@@ -144,13 +142,13 @@ async def test_expired_session_raises_and_is_marked_closed(
     [(400, "SESSION_CLOSED"), (404, "SESSION_NOT_FOUND"), (400, "SESSION_EXPIRED")],
 )
 async def test_close_treats_gone_as_closed(
-    client: BBREClient, mocked: aioresponses, status: int, code: str
+    client: BBREClient, mocked: MockAPI, status: int, code: str
 ) -> None:
     mocked.post(BASE + "/session/close", status=status, payload=error_body(code))
     assert await client.sessions.close("s1") is False
 
 
-async def test_close_success_and_real_failures(client: BBREClient, mocked: aioresponses) -> None:
+async def test_close_success_and_real_failures(client: BBREClient, mocked: MockAPI) -> None:
     mocked.post(
         BASE + "/session/close",
         payload=envelope(data={"session": {"id": "s1", "status": "closed"}}),
@@ -161,7 +159,7 @@ async def test_close_success_and_real_failures(client: BBREClient, mocked: aiore
         await client.sessions.close("s1")
 
 
-async def test_status_refresh_notices_expiry(client: BBREClient, mocked: aioresponses) -> None:
+async def test_status_refresh_notices_expiry(client: BBREClient, mocked: MockAPI) -> None:
     mocked.post(
         BASE + "/session/create", payload=envelope(session={"id": "s1", "expiresAt": 4102444800000})
     )
@@ -175,7 +173,7 @@ async def test_status_refresh_notices_expiry(client: BBREClient, mocked: aioresp
 
 
 async def test_run_polls_with_growing_intervals(
-    client: BBREClient, mocked: aioresponses, sleeps: SleepRecorder
+    client: BBREClient, mocked: MockAPI, sleeps: SleepRecorder
 ) -> None:
     mocked.post(BASE + "/request/create", payload=envelope(taskId="t1"))
     for _ in range(3):
@@ -193,7 +191,7 @@ async def test_run_polls_with_growing_intervals(
     assert sent_json(mocked, "/request/create")["mode"] == "adaptive"
 
 
-async def test_run_raises_for_failed_tasks(client: BBREClient, mocked: aioresponses) -> None:
+async def test_run_raises_for_failed_tasks(client: BBREClient, mocked: MockAPI) -> None:
     mocked.post(BASE + "/request/create", payload=envelope(data={"task": {"id": "t2"}}))
     mocked.post(BASE + "/request/result", payload=envelope(data={"task": {"status": "timeout"}}))
     with pytest.raises(b.TaskFailedError) as info:
@@ -201,15 +199,13 @@ async def test_run_raises_for_failed_tasks(client: BBREClient, mocked: aiorespon
     assert info.value.details["status"] == "timeout"
 
 
-async def test_wait_gives_up_at_its_deadline(client: BBREClient, mocked: aioresponses) -> None:
+async def test_wait_gives_up_at_its_deadline(client: BBREClient, mocked: MockAPI) -> None:
     mocked.post(BASE + "/request/result", payload=envelope(status="processing"), repeat=True)
     with pytest.raises(b.APITimeoutError, match="still processing"):
-        await client.requests.wait("t3", poll_interval=5, wait_timeout=1)
+        await client.requests.wait("t3", poll_interval=5, timeout=1)
 
 
-async def test_execute_returns_the_completed_result(
-    client: BBREClient, mocked: aioresponses
-) -> None:
+async def test_execute_returns_the_completed_result(client: BBREClient, mocked: MockAPI) -> None:
     mocked.post(
         BASE + "/request/execute",
         payload=envelope(
@@ -222,12 +218,12 @@ async def test_execute_returns_the_completed_result(
             }
         ),
     )
-    response = await client.requests.execute("https://t.test", method="post", data={"a": "1"})
+    response = await client.requests.execute("https://t.test", method="POST", data={"a": "1"})
     assert response.task_id == "t4"
     assert sent_json(mocked, "/request/execute")["body"] == "a=1"
 
 
-async def test_account_balance_and_info(client: BBREClient, mocked: aioresponses) -> None:
+async def test_account_balance_and_info(client: BBREClient, mocked: MockAPI) -> None:
     mocked.post(BASE + "/account/balance", payload=envelope(balance=42.5))
     mocked.post(
         BASE + "/account/info",
@@ -247,7 +243,7 @@ def _rows(prefix: str, ids: range) -> list[dict[str, object]]:
 
 
 async def test_session_paging_dedupes_when_totals_shift(
-    client: BBREClient, mocked: aioresponses
+    client: BBREClient, mocked: MockAPI
 ) -> None:
     # Page 1 holds s9..s8; then a new session appears, so page 2 repeats s8.
     mocked.post(
@@ -278,7 +274,7 @@ async def test_session_paging_dedupes_when_totals_shift(
     assert sent_json(mocked, "/account/sessions", 2)["offset"] == 4
 
 
-async def test_paging_is_lazy(client: BBREClient, mocked: aioresponses) -> None:
+async def test_paging_is_lazy(client: BBREClient, mocked: MockAPI) -> None:
     mocked.post(
         BASE + "/account/sessions",
         payload=envelope(
@@ -288,26 +284,27 @@ async def test_paging_is_lazy(client: BBREClient, mocked: aioresponses) -> None:
     iterator = client.account.sessions(page_size=3)
     first = await anext(iterator)
     assert first.id == "s0"
-    assert len(mocked.requests[("POST", URL(BASE + "/account/sessions"))]) == 1
+    assert len(mocked.calls("POST", BASE + "/account/sessions")) == 1
 
 
 async def test_history_freezes_the_end_and_sends_iso_dates(
-    client: BBREClient, mocked: aioresponses
+    client: BBREClient, mocked: MockAPI
 ) -> None:
     seen_ends: list[object] = []
 
-    def page(url: URL, **kwargs: object) -> CallbackResult:
-        body = json.loads(kwargs["data"])  # type: ignore[arg-type]
+    def page(request: TransportRequest) -> TransportResponse:
+        body = request.json()
         seen_ends.append(body["endDate"])
         rows = (
             []
             if body["offset"]
             else [{"id": "t1", "status": "failed"}, {"id": "t2", "status": "failed"}]
         )
-        return CallbackResult(
-            payload=envelope(
+        return TransportResponse(
+            200,
+            json=envelope(
                 tasks=rows, pagination={"total": 3, "limit": 2, "offset": body["offset"]}
-            )
+            ),
         )
 
     mocked.post(BASE + "/account/history", callback=page, repeat=True)
@@ -322,6 +319,6 @@ async def test_listing_arguments_are_validated(client: BBREClient) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         client.account.history(start=datetime(2024, 1, 1))
     with pytest.raises(ValueError, match="status"):
-        client.account.sessions(status="ACTIVE")
+        client.account.sessions(status="ACTIVE")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="limit"):
         await client.account.sessions_page(limit=0)

@@ -28,7 +28,7 @@ async def client(emulator: Emulator) -> AsyncIterator[BBREClient]:
 
 
 async def test_every_session_endpoint(client: BBREClient, emulator: Emulator) -> None:
-    session = await client.sessions.create(mode="adaptive", sensibility="high", timeout=600)
+    session = await client.sessions.create(mode="adaptive", sensibility="high", lifetime=600)
     assert 295 < session.remaining() <= 300.01  # asked 600 s, the server clamps to 300 s
     response = await session.get("https://shop.test/a", cookies={"pref": "x"})
     assert response.status_code == 200 and "shop.test/a" in response.body
@@ -129,7 +129,7 @@ async def test_expiry_with_an_injected_clock() -> None:
     )
     async with running_emulator(settings, clock=clock) as emu:
         async with BBREClient(api_key="k" * 8, base_url=emu.base_url, clock=clock.time) as client:
-            session = await client.sessions.create(timeout=60)
+            session = await client.sessions.create(lifetime=60)
             assert session.remaining() == pytest.approx(60, abs=0.01)
             clock.advance(61)
             assert not session.is_active()

@@ -11,6 +11,7 @@ from bbre_async.emulator.orchestrator import (
 )
 from bbre_async.orchestrator import OrchestratorClient
 from tests.conftest import SleepRecorder
+from tests.mock_api import MockAPI
 
 BASE = "https://orch.test/api"
 SECRET_KEY = "orch_live_SECRET_1234567890abcdef"
@@ -18,8 +19,10 @@ VNC_SECRET = "vnc-SECRET-pw-987654"
 
 
 @pytest.fixture
-async def client(sleeps: SleepRecorder) -> AsyncIterator[OrchestratorClient]:
-    async with OrchestratorClient(api_key=SECRET_KEY, base_url=BASE, sleep=sleeps) as c:
+async def client(sleeps: SleepRecorder, mocked: MockAPI) -> AsyncIterator[OrchestratorClient]:
+    async with OrchestratorClient(
+        api_key=SECRET_KEY, base_url=BASE, sleep=sleeps, transport=mocked.transport
+    ) as c:
         yield c
 
 

@@ -2,36 +2,37 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-import aiohttp
 import pytest
-from aioresponses import aioresponses
-from yarl import URL
 
 import bbre_async as b
+from bbre_async import TransportRequest
 from bbre_async.orchestrator import OrchestratorClient, OrchSession
+from tests.conftest import SleepRecorder
+from tests.mock_api import MockAPI, connection_lost, connection_refused
 
-from .conftest import BASE, SECRET_KEY, VNC_SECRET, SleepRecorder, orch_error, session_json
+from .conftest import BASE, SECRET_KEY, VNC_SECRET, orch_error, session_json
 
 SESSION_URL = BASE + "/sessions/sess_abc123def456"
 LIST_URL = re.compile(re.escape(BASE) + r"/sessions\?.*")
 
 
-def calls(mocked: aioresponses, method: str) -> list[tuple[URL, Any]]:
-    return [
-        (url, call) for (m, url), seen in mocked.requests.items() if m == method for call in seen
-    ]
+def calls(mocked: MockAPI, method: str) -> list[TransportRequest]:
+    return mocked.calls(method)
 
 
-def sent_json(mocked: aioresponses, method: str, index: int = -1) -> dict[str, Any]:
-    data = calls(mocked, method)[index][1].kwargs["data"]
-    return json.loads(data)  # type: ignore[no-any-return]
+def query(request: TransportRequest) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(request.url).query))
+
+
+def sent_json(mocked: MockAPI, method: str, index: int = -1) -> dict[str, Any]:
+    return mocked.sent_json(method, None, index)  # type: ignore[no-any-return]
 
 
 # -- construction --------------------------------------------------------------------------
@@ -62,19 +63,11 @@ def test_bad_settings_are_refused(kwargs: dict[str, Any]) -> None:
         OrchestratorClient("orch_k", **kwargs)
 
 
-async def test_a_borrowed_session_is_not_closed(mocked: aioresponses) -> None:
-    mocked.get(BASE + "/health", payload={"status": "healthy"})
-    async with aiohttp.ClientSession() as http:
-        async with OrchestratorClient("orch_k", BASE, session=http) as client:
-            assert (await client.system.health()).healthy
-        assert not http.closed
-
-
 # -- endpoints -----------------------------------------------------------------------------
 
 
 async def test_create_sends_the_documented_body_with_bearer_auth(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
     mocked.post(BASE + "/sessions", status=201, payload=session_json())
     session = await client.sessions.create(
@@ -85,7 +78,7 @@ async def test_create_sends_the_documented_body_with_bearer_auth(
         "description": "why",
         "duration": "1h30m",
     }
-    headers = calls(mocked, "POST")[0][1].kwargs["headers"]
+    headers = calls(mocked, "POST")[0].headers
     assert headers["Authorization"] == f"Bearer {SECRET_KEY}"
     assert session.id == "sess_abc123def456" and session.is_active
     assert session.cdp_url and session.cdp_url.startswith("ws://")
@@ -94,7 +87,7 @@ async def test_create_sends_the_documented_body_with_bearer_auth(
 
 
 async def test_create_defaults_to_two_hours_and_omits_no_description(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
     mocked.post(BASE + "/sessions", payload=session_json())
     await client.sessions.create(session_name="n")
@@ -102,7 +95,7 @@ async def test_create_defaults_to_two_hours_and_omits_no_description(
 
 
 async def test_create_tolerates_nesting_and_a_missing_expiry(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
     mocked.post(BASE + "/sessions", payload={"data": {"session": {"id": "sess_1"}}})
     before = datetime.now(UTC).timestamp()
@@ -124,15 +117,15 @@ async def test_create_tolerates_nesting_and_a_missing_expiry(
     ],
 )
 async def test_create_refuses_bad_arguments_before_sending(
-    client: OrchestratorClient, mocked: aioresponses, kwargs: dict[str, Any]
+    client: OrchestratorClient, mocked: MockAPI, kwargs: dict[str, Any]
 ) -> None:
     with pytest.raises(ValueError):
         await client.sessions.create(**kwargs)
-    assert not mocked.requests
+    assert not mocked.sent
 
 
 async def test_get_parses_every_documented_field(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
     mocked.get(SESSION_URL, payload=session_json())
     s = await client.sessions.get("sess_abc123def456")
@@ -150,11 +143,11 @@ async def test_get_parses_every_documented_field(
         "server_101",
         "10.0.1.50",
     )
-    assert calls(mocked, "GET")[0][1].kwargs["data"] is None  # a GET sends no body
+    assert calls(mocked, "GET")[0].content is None  # a GET sends no body
 
 
 async def test_session_ids_are_escaped_into_the_path(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
     mocked.get(BASE + "/sessions/a%2F..%2Fstatus", payload=session_json("a/../status"))
     assert (await client.sessions.get("a/../status")).id == "a/../status"
@@ -163,7 +156,7 @@ async def test_session_ids_are_escaped_into_the_path(
 
 
 async def test_extend_sends_a_duration_and_returns_the_new_expiry(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
     mocked.post(
         SESSION_URL + "/extend",
@@ -184,7 +177,7 @@ async def test_extend_sends_a_duration_and_returns_the_new_expiry(
 
 
 async def test_stop_is_true_then_false_when_gone(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
     mocked.delete(
         SESSION_URL,
@@ -193,10 +186,10 @@ async def test_stop_is_true_then_false_when_gone(
     mocked.delete(SESSION_URL, status=404, payload=orch_error("SESSION_NOT_FOUND", 404))
     assert await client.sessions.stop("sess_abc123def456") is True
     assert await client.sessions.stop("sess_abc123def456") is False
-    assert all(call.kwargs["data"] is None for _, call in calls(mocked, "DELETE"))
+    assert all(call.content is None for call in calls(mocked, "DELETE"))
 
 
-async def test_system_status_and_health(client: OrchestratorClient, mocked: aioresponses) -> None:
+async def test_system_status_and_health(client: OrchestratorClient, mocked: MockAPI) -> None:
     mocked.get(
         BASE + "/status",
         payload={
@@ -244,22 +237,19 @@ def row(n: int) -> dict[str, object]:
     return {"id": f"sess_{n}", "session_name": f"s{n}", "status": "active"}
 
 
-async def test_list_page_passes_the_filters(
-    client: OrchestratorClient, mocked: aioresponses
-) -> None:
+async def test_list_page_passes_the_filters(client: OrchestratorClient, mocked: MockAPI) -> None:
     mocked.get(
         LIST_URL,
         payload={"sessions": [row(1)], "total": 15, "pagination": {"limit": 10, "offset": 5}},
     )
     page = await client.sessions.list_page(status="active", limit=10, offset=5)
-    url = calls(mocked, "GET")[0][0]
-    assert dict(url.query) == {"limit": "10", "offset": "5", "status": "active"}
+    assert query(calls(mocked, "GET")[0]) == {"limit": "10", "offset": "5", "status": "active"}
     assert (page.total, page.limit, page.offset, page.has_more) == (15, 10, 5, True)
     assert [s.id for s in page.items] == ["sess_1"]
 
 
 async def test_list_walks_every_page_and_dedupes_shifted_rows(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
     pages = [[row(1), row(2)], [row(2), row(3)], [row(4)]]  # a new session shifted row 2
     for items in pages:
@@ -269,7 +259,7 @@ async def test_list_walks_every_page_and_dedupes_shifted_rows(
         )
     seen = [s.id async for s in client.sessions.list(page_size=2)]
     assert seen == ["sess_1", "sess_2", "sess_3", "sess_4"]
-    offsets = [dict(url.query)["offset"] for url, _ in calls(mocked, "GET")]
+    offsets = [query(call)["offset"] for call in calls(mocked, "GET")]
     assert offsets == ["0", "2", "4"]
 
 
@@ -278,11 +268,11 @@ async def test_list_walks_every_page_and_dedupes_shifted_rows(
     [{"status": "running"}, {"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": True}],
 )
 async def test_list_page_refuses_bad_arguments(
-    client: OrchestratorClient, mocked: aioresponses, kwargs: dict[str, Any]
+    client: OrchestratorClient, mocked: MockAPI, kwargs: dict[str, Any]
 ) -> None:
     with pytest.raises(ValueError):
         await client.sessions.list_page(**kwargs)
-    assert not mocked.requests
+    assert not mocked.sent
 
 
 @pytest.mark.parametrize("kwargs", [{"status": "expired"}, {"page_size": 0}, {"page_size": 500}])
@@ -309,7 +299,7 @@ def test_list_refuses_bad_arguments_at_once(
 )
 async def test_every_documented_code_becomes_its_typed_error(
     client: OrchestratorClient,
-    mocked: aioresponses,
+    mocked: MockAPI,
     sleeps: SleepRecorder,
     status: int,
     code: str,
@@ -331,7 +321,7 @@ async def test_every_documented_code_becomes_its_typed_error(
 
 
 async def test_a_429_at_the_cap_is_never_retried(
-    client: OrchestratorClient, mocked: aioresponses, sleeps: SleepRecorder
+    client: OrchestratorClient, mocked: MockAPI, sleeps: SleepRecorder
 ) -> None:
     mocked.post(BASE + "/sessions", status=429, payload=orch_error("SESSION_LIMIT_EXCEEDED", 429))
     with pytest.raises(b.SessionLimitError):
@@ -342,13 +332,13 @@ async def test_a_429_at_the_cap_is_never_retried(
 @pytest.mark.parametrize(
     "failure",
     [
-        {"exception": aiohttp.ServerDisconnectedError()},
+        {"exception": connection_lost()},
         {"status": 500, "payload": orch_error("INTERNAL_ERROR", 500)},
         {"status": 502, "body": "<html>bad gateway</html>", "content_type": "text/html"},
     ],
 )
 async def test_create_is_not_replayed_once_it_may_have_arrived(
-    client: OrchestratorClient, mocked: aioresponses, failure: dict[str, Any]
+    client: OrchestratorClient, mocked: MockAPI, failure: dict[str, Any]
 ) -> None:
     mocked.post(BASE + "/sessions", **failure)
     mocked.post(BASE + "/sessions", payload=session_json())
@@ -358,10 +348,8 @@ async def test_create_is_not_replayed_once_it_may_have_arrived(
     assert len(calls(mocked, "POST")) == 1
 
 
-async def test_extend_is_not_replayed_either(
-    client: OrchestratorClient, mocked: aioresponses
-) -> None:
-    mocked.post(SESSION_URL + "/extend", exception=aiohttp.ServerDisconnectedError())
+async def test_extend_is_not_replayed_either(client: OrchestratorClient, mocked: MockAPI) -> None:
+    mocked.post(SESSION_URL + "/extend", exception=connection_lost())
     mocked.post(SESSION_URL + "/extend", payload={"id": "x", "expires_at": "2025-01-15T13:00:00Z"})
     with pytest.raises(b.APIConnectionError) as caught:
         await client.sessions.extend("sess_abc123def456", "30m")
@@ -370,28 +358,24 @@ async def test_extend_is_not_replayed_either(
 
 
 async def test_a_create_that_never_left_is_retried(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
-    refused = aiohttp.ClientConnectorError(
-        aiohttp.client_reqrep.ConnectionKey("orch.test", 443, True, True, None, None, None),
-        OSError(111, "refused"),
-    )
-    mocked.post(BASE + "/sessions", exception=refused)
+    mocked.post(BASE + "/sessions", exception=connection_refused())
     mocked.post(BASE + "/sessions", payload=session_json())
     assert (await client.sessions.create(session_name="n")).id == "sess_abc123def456"
     assert len(calls(mocked, "POST")) == 2
 
 
 async def test_reads_and_stops_are_retried_on_transient_faults(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
-    mocked.delete(SESSION_URL, exception=aiohttp.ServerDisconnectedError())
+    mocked.delete(SESSION_URL, exception=connection_lost())
     mocked.delete(SESSION_URL, payload={"message": "Session stopped successfully"})
     assert await client.sessions.stop("sess_abc123def456") is True
 
 
 async def test_a_malformed_answer_is_a_typed_error(
-    client: OrchestratorClient, mocked: aioresponses
+    client: OrchestratorClient, mocked: MockAPI
 ) -> None:
     mocked.get(SESSION_URL, payload={"id": "x", "expires_at": "yesterday-ish"})
     with pytest.raises(b.InvalidResponseError, match="expires_at"):
@@ -409,7 +393,7 @@ async def debug_logs(caplog: pytest.LogCaptureFixture) -> AsyncIterator[pytest.L
 
 async def test_secrets_never_reach_reprs_errors_or_logs(
     client: OrchestratorClient,
-    mocked: aioresponses,
+    mocked: MockAPI,
     debug_logs: pytest.LogCaptureFixture,
 ) -> None:
     mocked.post(BASE + "/sessions", payload=session_json())
@@ -419,7 +403,7 @@ async def test_secrets_never_reach_reprs_errors_or_logs(
         status=401,
         payload=orch_error("UNAUTHORIZED", 401, f"key {SECRET_KEY} is not valid"),
     )
-    mocked.get(SESSION_URL, exception=aiohttp.ServerDisconnectedError(), repeat=True)
+    mocked.get(SESSION_URL, exception=connection_lost(), repeat=True)
     session = await client.sessions.create(session_name="n")
     again = await client.sessions.get(session.id)
     with pytest.raises(b.AuthenticationError) as auth_error:

@@ -17,14 +17,27 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
-from bbre_async import BBREClient, PoolTimeoutError
+from bbre_async import (
+    AiohttpTransport,
+    BBREClient,
+    PoolTimeoutError,
+    TransportRequest,
+    TransportResponse,
+)
 from bbre_async.coordination import LocalCoordinator
 from bbre_async.coordination._base import EntryState, LedgerEntry, OwnerInfo
 from bbre_async.coordination._sqlite_ledger import SqliteLedger
-from bbre_async.emulator import AccountSpec, Emulator, EmulatorSettings, running_emulator
+from bbre_async.emulator import (
+    AccountSpec,
+    Emulator,
+    EmulatorSettings,
+    ManualClock,
+    running_emulator,
+)
 from bbre_async.pool import PoolEvent, SessionPool
 from bbre_async.pool._entry import EntryState as PoolEntryState
 from tests.waiting import eventually as wait_until
@@ -84,18 +97,29 @@ def instrument_server(emu: Emulator, stepper: Stepper) -> None:
     engine.pause = pause  # type: ignore[method-assign]
 
 
-def instrument_client(client: BBREClient, stepper: Stepper) -> None:
-    """A point before each HTTP attempt is sent and after its answer is decoded."""
-    transport = client.transport
-    attempt = transport._attempt
+class SteppedTransport:
+    """The default transport behind the public seam, with a point before each HTTP attempt
+    is sent and after its answer arrives."""
 
-    async def stepped(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        await stepper.point(f"send {args[1]}")
-        result = await attempt(*args, **kwargs)
-        await stepper.point(f"answer {args[1]}")
-        return result
+    def __init__(self, stepper: Stepper) -> None:
+        self.inner = AiohttpTransport()
+        self.stepper = stepper
 
-    transport._attempt = stepped  # type: ignore[method-assign]
+    async def handle_async_request(self, request: TransportRequest) -> TransportResponse:
+        path = urlsplit(request.url).path
+        await self.stepper.point(f"send {path}")
+        response = await self.inner.handle_async_request(request)
+        await self.stepper.point(f"answer {path}")
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def stepped_client(emu: Emulator, stepper: Stepper, **options: Any) -> BBREClient:
+    return BBREClient(
+        api_key="test-key", base_url=emu.base_url, transport=SteppedTransport(stepper), **options
+    )
 
 
 class SteppedLedger:
@@ -130,11 +154,13 @@ class SteppedLedger:
 
 
 @contextlib.asynccontextmanager
-async def emulator(session_cap: int = 10) -> AsyncIterator[Emulator]:
+async def emulator(
+    session_cap: int = 10, clock: ManualClock | None = None
+) -> AsyncIterator[Emulator]:
     settings = EmulatorSettings(
         accounts=RICH, sweep_interval=None, time_scale=100.0, session_cap=session_cap
     )
-    async with running_emulator(settings) as emu:
+    async with running_emulator(settings, clock=clock) as emu:
         emu.set_faults(retry_after=0.01)
         yield emu
 
@@ -242,8 +268,7 @@ PoolSetup = Callable[[SessionPool, Emulator, BBREClient], Awaitable[None]]
 async def make_pool(
     emu: Emulator, stepper: Stepper, tmp_path: Path, n: int, **settings: Any
 ) -> tuple[BBREClient, SessionPool]:
-    client = BBREClient(api_key="test-key", base_url=emu.base_url)
-    instrument_client(client, stepper)
+    client = stepped_client(emu, stepper)
     ledger = await SqliteLedger.open(tmp_path / f"ledger-{n}.db")
     coordinator = LocalCoordinator(capacity=10, ledger=SteppedLedger(ledger, stepper))
     settings.setdefault("max_size", 3)
@@ -607,12 +632,15 @@ CLIENT_CALLS = [
 @pytest.mark.parametrize("call", CLIENT_CALLS)
 async def test_client_calls_survive_interruption_at_every_point(call: str, how: str) -> None:
     stepper = Stepper()
+    # The server's clock moves only when the client sleeps: how many polls a task takes is
+    # then the same in every run, however busy the machine.
+    clock = ManualClock(time.time())
 
     async def stepped_sleep(seconds: float) -> None:
         await stepper.point("retry/poll sleep")
-        await asyncio.sleep(seconds)
+        clock.advance(seconds)
 
-    async with emulator(session_cap=10_000) as emu:
+    async with emulator(session_cap=10_000, clock=clock) as emu:
         instrument_server(emu, stepper)
         async with BBREClient(api_key="test-key", base_url=emu.base_url) as setup:
             for _ in range(4):  # enough rows for three listing pages
@@ -621,10 +649,7 @@ async def test_client_calls_survive_interruption_at_every_point(call: str, how: 
         n = 0
         while points is None or n <= len(points):
             tasks_before, fds_before = task_count(), fd_count()
-            async with BBREClient(
-                api_key="test-key", base_url=emu.base_url, sleep=stepped_sleep
-            ) as client:
-                instrument_client(client, stepper)
+            async with stepped_client(emu, stepper, sleep=stepped_sleep) as client:
                 seen: list[str] = []
                 body = (await client_scenarios(client, emu, seen))[call]
                 if points is None:

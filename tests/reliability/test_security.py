@@ -140,7 +140,7 @@ async def test_a_server_that_echoes_the_key_back_has_it_redacted(
                     errors.append(error)
     assert [type(e).__name__ for e in errors] == [
         "AuthenticationError",
-        "ServiceError",
+        "GatewayError",  # a 502 HTML page: a ServiceError and an InvalidResponseError
         "InvalidResponseError",
     ]
     assert "***" in errors[0].message and "***" in errors[1].details["body_start"]

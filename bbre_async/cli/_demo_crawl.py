@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from bbre_async._client import BBREClient
-from bbre_async._models import Response
+from bbre_async._response import Response
 from bbre_async.emulator import AccountSpec, EmulatorSettings, Faults, Latency, running_emulator
 from bbre_async.pool import (
     CostModel,

@@ -150,9 +150,12 @@ async def test_a_blocked_answer_retires_the_session_and_retries(emulator: Emulat
 
 
 async def test_other_api_errors_are_outcomes_not_retries(emulator: Emulator) -> None:
+    async def send(session: PooledSession, url: str) -> Response:
+        return await session.post(url, data="x")  # not idempotent: the client never replays it
+
     emulator.inject("service_error", endpoint="session/request", count=3)
     async with pool_on(emulator, max_size=1) as (_client, pool):
-        outcomes = await pool.map(fetch, urls(10), concurrency=1, ordered=True).collect()
+        outcomes = await pool.map(send, urls(10), concurrency=1, ordered=True).collect()
     failed = [o for o in outcomes if not o.ok]
     assert [type(o.error) for o in failed] == [ServiceError] * 3
     assert all(o.attempts == 1 for o in failed)

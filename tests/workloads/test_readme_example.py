@@ -51,5 +51,6 @@ async def test_the_readme_example_maps_every_url_and_leaves_nothing_active(
     assert {line.split()[0] for line in lines} == pages and len(lines) == 100
     failed = [line for line in lines if " failed: " in line]
     assert all(line.endswith(" 200") for line in lines if line not in failed)
-    assert len(failed) == state["faults"].get("service_error", 0)  # faults are outcomes
+    # a fault the client could not retry away is that URL's outcome, never the run's end
+    assert len(failed) <= state["faults"].get("service_error", 0)
     assert state["active_sessions"] == 0 and state["peak_active_sessions"] <= 10

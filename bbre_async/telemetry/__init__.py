@@ -3,8 +3,9 @@
 Needs the ``otel`` extra (``pip install 'bbre-async[otel]'``); nothing else in the package
 imports OpenTelemetry, so without the extra nothing of it is ever loaded.
 
-    from bbre_async.telemetry import instrument_pool
-    metrics = instrument_pool(pool, pool_id="crawler-1")   # global MeterProvider by default
+    from bbre_async.telemetry import TracingTransport, instrument_pool
+    client = BBREClient(transport=TracingTransport())      # HTTP client spans
+    metrics = instrument_pool(pool, pool_id="crawler-1")   # global providers by default
 """
 
 try:
@@ -16,5 +17,6 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
     ) from error
 
 from bbre_async.telemetry._pool_metrics import PoolMetrics, instrument_pool
+from bbre_async.telemetry._tracing import TracingTransport
 
-__all__ = ["PoolMetrics", "instrument_pool"]
+__all__ = ["PoolMetrics", "TracingTransport", "instrument_pool"]

@@ -213,6 +213,7 @@ class _Shared:
 
     __slots__ = (
         "async_items",
+        "closed_by",
         "crash",
         "exhausted",
         "gate",
@@ -252,6 +253,7 @@ class _Shared:
         self.wakeup = asyncio.Event()
         self.running = 0
         self.crash: BaseException | None = None
+        self.closed_by: PoolClosedError | None = None  # the pool closed: take no more items
         self.limit = limit  # workers with an index at or above it wait (usable capacity)
         self.gate = asyncio.Event()
 
@@ -298,11 +300,11 @@ async def _worker(
 ) -> None:
     progress = attempts.progress
     try:
-        while True:
+        while shared.closed_by is None:
             while number >= shared.limit:
                 await shared.gate.wait()
             await shared.window.acquire()
-            pulled = await shared.pull()
+            pulled = await shared.pull() if shared.closed_by is None else None
             if pulled is None:
                 shared.window.release()
                 return
@@ -313,6 +315,8 @@ async def _worker(
             else:
                 progress.failed += 1
                 progress.errors[type(outcome.error).__name__] += 1
+            if isinstance(outcome.error, PoolClosedError) and attempts.pool.closed:
+                shared.closed_by = outcome.error
             shared.deliver(outcome)
             if hook is not None:
                 try:
@@ -337,6 +341,11 @@ class MapRun(Generic[ItemT, ResultT]):
     you may stop early: leaving the block cancels the remaining work at once and gives
     every session back. A plain ``async for`` works too; breaking out of it cancels the work
     when the iterator is dropped. ``progress`` holds live counters.
+
+    When the pool closes (``aclose``, a signal) before the input is exhausted, the items
+    already taken get their outcomes (``PoolClosedError`` for those that could not start),
+    then the iteration raises ``PoolClosedError``: a map over an endless source ends with
+    its pool instead of failing item after item.
     """
 
     def __init__(
@@ -458,6 +467,11 @@ async def _outcomes(
             if shared.running == 0:
                 if shared.crash is not None:
                     raise shared.crash
+                if shared.closed_by is not None and not shared.exhausted:
+                    raise PoolClosedError(
+                        f"the pool closed after {shared.next_index} items; the rest of the "
+                        "input was not taken"
+                    ) from shared.closed_by
                 return
             shared.wakeup.clear()
             await shared.wakeup.wait()

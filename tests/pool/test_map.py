@@ -10,6 +10,7 @@ import pytest
 
 from bbre_async import (
     BBREClient,
+    PoolClosedError,
     PooledSession,
     Response,
     ServiceError,
@@ -265,6 +266,32 @@ async def test_an_input_that_fails_ends_the_map_with_its_error(emulator: Emulato
             async for _ in pool.map(fetch, broken()):
                 pass
         assert pool.stats().leased == 0
+
+
+async def test_a_map_over_an_endless_input_ends_when_its_pool_closes(emulator: Emulator) -> None:
+    def endless() -> Iterator[str]:
+        n = 0
+        while True:
+            n += 1
+            yield f"https://shop.test/{n}"
+
+    seen: list[Outcome[str, Response]] = []
+    closing: list[asyncio.Task[object]] = []
+    async with pool_on(emulator, max_size=3) as (_client, pool):
+
+        async def consume() -> None:
+            async for outcome in pool.map(fetch, endless()):
+                seen.append(outcome)
+                if len(seen) == 20:
+                    closing.append(asyncio.create_task(pool.aclose()))
+
+        with pytest.raises(PoolClosedError, match="the rest of the input was not taken"):
+            await consume()
+        await closing[0]
+        assert pool.stats().leased == 0
+    assert len(seen) >= 20 and len({o.index for o in seen}) == len(seen)
+    assert all(o.ok or isinstance(o.error, PoolClosedError) for o in seen)
+    assert emulator.state.account().active_sessions == 0
 
 
 async def test_run_retries_a_lost_session_and_returns_the_value(emulator: Emulator) -> None:

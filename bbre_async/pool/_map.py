@@ -291,8 +291,17 @@ class _Shared:
     def set_limit(self, limit: int) -> None:
         if limit != self.limit:
             self.limit = limit
-            self.gate.set()
-            self.gate = asyncio.Event()
+            self.wake_gated()
+
+    def wake_gated(self) -> None:
+        """Let workers waiting above the limit look again (the limit or the input changed)."""
+        self.gate.set()
+        self.gate = asyncio.Event()
+
+    @property
+    def finished(self) -> bool:
+        """No item will be taken any more."""
+        return self.exhausted or self.closed_by is not None
 
 
 async def _worker(
@@ -300,13 +309,15 @@ async def _worker(
 ) -> None:
     progress = attempts.progress
     try:
-        while shared.closed_by is None:
-            while number >= shared.limit:
+        while not shared.finished:
+            if number >= shared.limit:
                 await shared.gate.wait()
+                continue
             await shared.window.acquire()
-            pulled = await shared.pull() if shared.closed_by is None else None
+            pulled = None if shared.finished else await shared.pull()
             if pulled is None:
                 shared.window.release()
+                shared.wake_gated()  # workers above the limit: nothing left to wait for
                 return
             progress.started += 1
             outcome = await attempts.outcome(*pulled)
@@ -317,6 +328,7 @@ async def _worker(
                 progress.errors[type(outcome.error).__name__] += 1
             if isinstance(outcome.error, PoolClosedError) and attempts.pool.closed:
                 shared.closed_by = outcome.error
+                shared.wake_gated()
             shared.deliver(outcome)
             if hook is not None:
                 try:

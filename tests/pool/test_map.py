@@ -330,3 +330,29 @@ async def test_bad_arguments_fail_at_the_call(emulator: Emulator) -> None:
         nothing: list[str] = []
         empty: list[Outcome[str, Response]] = await pool.map(fetch, nothing).collect()
         assert empty == []
+
+
+async def test_the_default_concurrency_follows_a_capacity_shrunk_by_other_sessions(
+    emulator: Emulator,
+) -> None:
+    """Seven sessions held by someone else on the account: the pool gets three, and the map
+    runs at most three jobs at once instead of queueing ten behind them."""
+    async with BBREClient(api_key=KEY, base_url=emulator.base_url) as other:
+        foreign = [await other.sessions.create(mode="passive") for _ in range(7)]
+        waiting_late: list[int] = []
+        async with pool_on(emulator, max_size=10, reconcile_interval=None) as (_client, pool):
+
+            async def job(session: PooledSession, n: int) -> int:
+                if n >= 50:  # taken long after the first creates met the account's cap
+                    waiting_late.append(pool.stats().waiters)
+                return (await session.get(f"https://shop.test/{n}")).status_code
+
+            outcomes = await pool.map(job, range(150)).collect()
+            capacity = pool.stats().capacity
+        for session in foreign:
+            await session.close()
+    state = emulator.state.account()
+    assert all(o.ok for o in outcomes) and len(outcomes) == 150
+    assert capacity == 3 and state.peak_active_sessions <= 10
+    # three jobs for three sessions: nobody stands in the acquire queue (seven would)
+    assert len(waiting_late) == 100 and max(waiting_late) == 0

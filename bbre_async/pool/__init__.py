@@ -7,7 +7,8 @@ from bbre_async.pool._bbre_backend import BBREBackend
 from bbre_async.pool._config import PoolConfig
 from bbre_async.pool._events import EventKind, PoolEvent
 from bbre_async.pool._lease import PooledSession
-from bbre_async.pool._map import MapProgress, MapRun, Outcome, ProgressHook
+from bbre_async.pool._map import MapRun
+from bbre_async.pool._outcome import MapProgress, Outcome, ProgressHook
 from bbre_async.pool._pool import SessionPool
 from bbre_async.pool._reaper import ReapPlan, ReapReport, close_all, execute_reap, plan_reap
 from bbre_async.pool._stats import CostModel, PoolStats, ShutdownSummary

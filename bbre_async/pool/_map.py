@@ -1,4 +1,4 @@
-"""``pool.map`` and ``pool.run``: jobs over leased sessions that survive session loss.
+"""``pool.map``: jobs over leased sessions that survive session loss, one outcome each.
 
 A job is ``fn(session, item)``. The engine runs at most ``concurrency`` jobs at once (by
 default the pool's usable capacity, so no job waits in the acquire queue merely for standing
@@ -18,193 +18,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from collections import Counter, deque
+from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
-    Awaitable,
     Callable,
     Iterable,
     Iterator,
 )
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, cast
 
-import attrs
-
-from bbre_async._errors import LeaseReleasedError, PoolClosedError, SessionGoneError
+from bbre_async._errors import PoolClosedError
 from bbre_async.pool._events import EventKind, PoolEvent
-from bbre_async.pool._lease import PooledSession
+from bbre_async.pool._job import (
+    DEFAULT_RETRIES,
+    POOL_DEFAULT,
+    Job,
+    JobAttempts,
+    check_count,
+    check_seconds,
+)
+from bbre_async.pool._outcome import ItemT, MapProgress, Outcome, ProgressHook, ResultT
 
 if TYPE_CHECKING:
     from bbre_async.pool._pool import SessionPool
 
 logger = logging.getLogger("bbre_async.pool")
 
-ItemT = TypeVar("ItemT")
-ResultT = TypeVar("ResultT")
-
-Job = Callable[[PooledSession, ItemT], Awaitable[ResultT]]
-
-DEFAULT_RETRIES = 2
 # Cancelled workers give their leases back at once; this only bounds a job that ignores it.
 CLEANUP_TIMEOUT = 10.0
-POOL_DEFAULT: Any = object()  # acquire_timeout not given: the pool's own default
-
-
-@attrs.define(slots=True, frozen=True)
-class Outcome(Generic[ItemT, ResultT]):
-    """What became of one item: its ``value`` or its ``error``, after ``attempts`` tries.
-
-    ``index`` is the item's position in the input. ``result()`` returns the value or
-    raises the error.
-    """
-
-    index: int
-    item: ItemT
-    value: ResultT | None = None
-    error: Exception | None = None
-    attempts: int = 1
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def result(self) -> ResultT:
-        if self.error is not None:
-            raise self.error
-        return cast(ResultT, self.value)
-
-
-@attrs.define(slots=True)
-class MapProgress:
-    """Live counters of a running map, for progress displays (read, do not write).
-
-    ``total`` is known when the input has a length. ``retried`` counts extra attempts made
-    because a session was lost mid-job; ``errors`` counts failed outcomes by error class.
-    """
-
-    total: int | None = None
-    started: int = 0
-    done: int = 0
-    failed: int = 0
-    retried: int = 0
-    errors: Counter[str] = attrs.field(factory=Counter)
-
-    @property
-    def finished(self) -> int:
-        return self.done + self.failed
-
-    @property
-    def in_flight(self) -> int:
-        return self.started - self.finished
-
-
-ProgressHook = Callable[[MapProgress], None]
-
-
-def _check_count(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-
-
-def _check_seconds(name: str, value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds or None, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0 or None, got {value!r}")
-
-
-def _status_of(value: object) -> int | None:
-    status = getattr(value, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-class _Attempts:
-    """The retry rule of one job, shared by ``map`` and ``run``."""
-
-    __slots__ = ("acquire_timeout", "fn", "pool", "progress", "retries", "statuses", "timeout")
-
-    def __init__(
-        self,
-        pool: SessionPool,
-        fn: Job[Any, Any],
-        *,
-        retries: int,
-        timeout: float | None,
-        acquire_timeout: Any,
-        progress: MapProgress,
-    ) -> None:
-        self.pool = pool
-        self.fn = fn
-        self.retries = retries
-        self.timeout = timeout
-        self.acquire_timeout = acquire_timeout
-        self.progress = progress
-        self.statuses = pool.config.retire_statuses
-
-    def lost(self, error: Exception) -> bool:
-        """True when the session, not the job, failed: the job deserves a fresh session."""
-        if isinstance(error, SessionGoneError):
-            return True
-        if isinstance(error, PoolClosedError | LeaseReleasedError):
-            # The pool took this session away (a renewal or retirement mid-job); while the
-            # pool itself is open, another session will do.
-            return not self.pool.closed
-        return _status_of(getattr(error, "response", None)) in self.statuses
-
-    async def outcome(self, index: int, item: Any) -> Outcome[Any, Any]:
-        """Run the job for ``item`` until it has an outcome (within ``timeout`` if set)."""
-        tries = [0]
-        if self.timeout is None:
-            return await self._attempt(index, item, tries)
-        try:
-            async with asyncio.timeout(self.timeout):
-                return await self._attempt(index, item, tries)
-        except TimeoutError as error:  # the job's own errors became outcomes: this is ours
-            limit = TimeoutError(f"item {index} had no outcome within {self.timeout}s")
-            limit.__cause__ = error
-            return Outcome(index, item, None, limit, tries[0])
-
-    async def _attempt(self, index: int, item: Any, tries: list[int]) -> Outcome[Any, Any]:
-        pool, progress = self.pool, self.progress
-        while True:
-            tries[0] += 1
-            if tries[0] > 1:
-                progress.retried += 1
-            try:
-                if self.acquire_timeout is POOL_DEFAULT:
-                    lease = await pool.acquire()
-                else:
-                    lease = await pool.acquire(timeout=self.acquire_timeout)
-            except Exception as error:
-                return Outcome(index, item, None, error, tries[0])
-            try:
-                value = await self.fn(lease, item)
-            except Exception as error:
-                retry = self.lost(error)
-                if retry and not lease.released:
-                    lease.retire(f"lost mid-job: {type(error).__name__}")
-                await lease.release()
-                if retry and tries[0] <= self.retries:
-                    continue
-                return Outcome(index, item, None, error, tries[0])
-            except BaseException:
-                await lease.release()
-                raise
-            blocked = _status_of(value) in self.statuses
-            if blocked and not lease.released:
-                lease.retire(f"target answered {_status_of(value)}")
-            await lease.release()
-            if blocked and tries[0] <= self.retries:
-                continue
-            return Outcome(index, item, value, None, tries[0])
 
 
 class _Shared:
@@ -305,7 +149,7 @@ class _Shared:
 
 
 async def _worker(
-    number: int, shared: _Shared, attempts: _Attempts, hook: ProgressHook | None
+    number: int, shared: _Shared, attempts: JobAttempts, hook: ProgressHook | None
 ) -> None:
     progress = attempts.progress
     try:
@@ -378,11 +222,11 @@ class MapRun(Generic[ItemT, ResultT]):
         if not isinstance(items, Iterable | AsyncIterable) or isinstance(items, str | bytes):
             raise TypeError(f"items must be an iterable or an async iterable, got {items!r}")
         if concurrency is not None:
-            _check_count("concurrency", concurrency, 1)
-        _check_count("retries", retries, 0)
-        _check_seconds("timeout", timeout)
+            check_count("concurrency", concurrency, 1)
+        check_count("retries", retries, 0)
+        check_seconds("timeout", timeout)
         if acquire_timeout is not POOL_DEFAULT:
-            _check_seconds("acquire_timeout", acquire_timeout)
+            check_seconds("acquire_timeout", acquire_timeout)
         if progress is not None and not callable(progress):
             raise TypeError(f"progress must be a callable taking MapProgress, got {progress!r}")
         self.progress = MapProgress(total=_length(items))
@@ -391,7 +235,7 @@ class MapRun(Generic[ItemT, ResultT]):
         self._concurrency = concurrency
         self._ordered = bool(ordered)
         self._hook = progress
-        self._attempts = _Attempts(
+        self._attempts = JobAttempts(
             pool,
             cast(Job[Any, Any], fn),
             retries=retries,
@@ -447,7 +291,7 @@ async def _outcomes(
     items: Iterable[Any] | AsyncIterable[Any],
     concurrency: int | None,
     ordered: bool,
-    attempts: _Attempts,
+    attempts: JobAttempts,
     hook: ProgressHook | None,
 ) -> AsyncGenerator[Outcome[Any, Any], None]:
     """The consumer side. It references no ``MapRun``, so dropping one finalizes this."""
@@ -517,37 +361,3 @@ def _length(items: object) -> int | None:
         return len(items)  # type: ignore[arg-type]
     except TypeError:
         return None
-
-
-async def run_job(
-    pool: SessionPool,
-    fn: Callable[..., Awaitable[ResultT]],
-    args: tuple[Any, ...],
-    *,
-    retries: int = DEFAULT_RETRIES,
-    timeout: float | None = None,
-    acquire_timeout: float | None = POOL_DEFAULT,
-) -> ResultT:
-    """``pool.run``: ``fn(session, *args)`` with ``map``'s retry rule; its value or its error."""
-    if not callable(fn):
-        raise TypeError(f"fn must be an async callable taking (session, ...), got {fn!r}")
-    _check_count("retries", retries, 0)
-    _check_seconds("timeout", timeout)
-    if acquire_timeout is not POOL_DEFAULT:
-        _check_seconds("acquire_timeout", acquire_timeout)
-
-    async def job(session: PooledSession, _item: None) -> ResultT:
-        return await fn(session, *args)
-
-    attempts = _Attempts(
-        pool,
-        job,
-        retries=retries,
-        timeout=timeout,
-        acquire_timeout=acquire_timeout,
-        progress=MapProgress(total=1),
-    )
-    outcome = await attempts.outcome(0, None)
-    if outcome.error is not None:
-        await asyncio.sleep(0)  # a failing coroutine is a checkpoint
-    return cast(ResultT, outcome.result())

@@ -53,18 +53,11 @@ from bbre_async.pool._bbre_backend import BBREBackend
 from bbre_async.pool._config import PoolConfig
 from bbre_async.pool._entry import Entry, EntryState
 from bbre_async.pool._events import EventBus, EventKind, Listener
+from bbre_async.pool._job import DEFAULT_RETRIES, POOL_DEFAULT, Job, run_job
 from bbre_async.pool._lease import PooledSession
 from bbre_async.pool._ledger_setup import AUTO, default_coordinator
-from bbre_async.pool._map import (
-    DEFAULT_RETRIES,
-    POOL_DEFAULT,
-    ItemT,
-    Job,
-    MapRun,
-    ProgressHook,
-    ResultT,
-    run_job,
-)
+from bbre_async.pool._map import MapRun
+from bbre_async.pool._outcome import ItemT, ProgressHook, ResultT
 from bbre_async.pool._reconcile import Reconciler
 from bbre_async.pool._signals import SignalHandlers
 from bbre_async.pool._stats import CostModel, PoolStats, ShutdownSummary, WaitSamples

@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from bbre_async.pool._map import MapProgress
+from bbre_async.pool._outcome import MapProgress
 
 
 class _RateColumn(ProgressColumn):

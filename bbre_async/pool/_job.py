@@ -79,11 +79,14 @@ class JobAttempts:
             return not self.pool.closed
         return _status_of(getattr(error, "response", None)) in self.statuses
 
-    async def outcome(self, index: int, item: Any) -> Outcome[Any, Any]:
+    def outcome(self, index: int, item: Any) -> Awaitable[Outcome[Any, Any]]:
         """Run the job for ``item`` until it has an outcome (within ``timeout`` if set)."""
-        tries = [0]
         if self.timeout is None:
-            return await self._attempt(index, item, tries)
+            return self._attempt(index, item, [0])
+        return self._bounded(index, item)
+
+    async def _bounded(self, index: int, item: Any) -> Outcome[Any, Any]:
+        tries = [0]
         try:
             async with asyncio.timeout(self.timeout):
                 return await self._attempt(index, item, tries)

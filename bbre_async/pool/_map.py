@@ -23,6 +23,7 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Iterable,
     Iterator,
@@ -58,6 +59,7 @@ class _Shared:
     __slots__ = (
         "async_items",
         "closed_by",
+        "consumer",
         "crash",
         "exhausted",
         "gate",
@@ -68,8 +70,9 @@ class _Shared:
         "pull_lock",
         "ready",
         "running",
+        "space",
         "sync_items",
-        "wakeup",
+        "taken",
         "window",
     )
 
@@ -90,11 +93,15 @@ class _Shared:
         self.pull_lock = asyncio.Lock()
         self.next_index = 0
         self.exhausted = False
-        self.window = asyncio.Semaphore(window)
+        # At most ``window`` items taken and not yet handed to the consumer (a plain count:
+        # the hot path is one comparison, a semaphore costs more per item).
+        self.window = window
+        self.taken = 0
+        self.space = asyncio.Event()
         self.ordered = ordered
         self.ready: deque[Outcome[Any, Any]] = deque()
         self.pending: dict[int, Outcome[Any, Any]] = {}
-        self.wakeup = asyncio.Event()
+        self.consumer: asyncio.Future[None] | None = None  # set while the consumer waits
         self.running = 0
         self.crash: BaseException | None = None
         self.closed_by: PoolClosedError | None = None  # the pool closed: take no more items
@@ -125,12 +132,35 @@ class _Shared:
         self.next_index += 1
         return index, item
 
+    async def take_slot(self) -> None:
+        while self.taken >= self.window:
+            self.space.clear()
+            await self.space.wait()
+        self.taken += 1
+
+    def give_slot(self) -> None:
+        self.taken -= 1
+        if self.taken == self.window - 1:
+            self.space.set()
+
     def deliver(self, outcome: Outcome[Any, Any]) -> None:
         if self.ordered:
             self.pending[outcome.index] = outcome
         else:
             self.ready.append(outcome)
-        self.wakeup.set()
+        self.wake_consumer()
+
+    def wake_consumer(self) -> None:
+        consumer = self.consumer
+        if consumer is not None and not consumer.done():
+            consumer.set_result(None)
+
+    async def wait_for_outcomes(self) -> None:
+        self.consumer = asyncio.get_running_loop().create_future()
+        try:
+            await self.consumer
+        finally:
+            self.consumer = None
 
     def set_limit(self, limit: int) -> None:
         if limit != self.limit:
@@ -157,22 +187,23 @@ async def _worker(
             if number >= shared.limit:
                 await shared.gate.wait()
                 continue
-            await shared.window.acquire()
+            await shared.take_slot()
             pulled = None if shared.finished else await shared.pull()
             if pulled is None:
-                shared.window.release()
+                shared.give_slot()
                 shared.wake_gated()  # workers above the limit: nothing left to wait for
                 return
             progress.started += 1
             outcome = await attempts.outcome(*pulled)
-            if outcome.error is None:
+            error = outcome.error
+            if error is None:
                 progress.done += 1
             else:
                 progress.failed += 1
-                progress.errors[type(outcome.error).__name__] += 1
-            if isinstance(outcome.error, PoolClosedError) and attempts.pool.closed:
-                shared.closed_by = outcome.error
-                shared.wake_gated()
+                progress.errors[type(error).__name__] += 1
+                if isinstance(error, PoolClosedError) and attempts.pool.closed:
+                    shared.closed_by = error
+                    shared.wake_gated()
             shared.deliver(outcome)
             if hook is not None:
                 try:
@@ -181,13 +212,13 @@ async def _worker(
                     logger.exception("map progress hook %r failed", hook)
     finally:
         shared.running -= 1
-        shared.wakeup.set()
+        shared.wake_consumer()
 
 
 def _note_crash(shared: _Shared, task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None and shared.crash is None:
         shared.crash = task.exception()
-        shared.wakeup.set()
+        shared.wake_consumer()
 
 
 class MapRun(Generic[ItemT, ResultT]):
@@ -248,8 +279,8 @@ class MapRun(Generic[ItemT, ResultT]):
     def __aiter__(self) -> MapRun[ItemT, ResultT]:
         return self
 
-    async def __anext__(self) -> Outcome[ItemT, ResultT]:
-        return await self._outcomes.__anext__()
+    def __anext__(self) -> Awaitable[Outcome[ItemT, ResultT]]:
+        return self._outcomes.__anext__()
 
     async def aclose(self) -> None:
         """Stop: cancel the jobs in flight and give their sessions back."""
@@ -313,11 +344,11 @@ async def _outcomes(
                 outcome = shared.pending.pop(next_index, None)
                 if outcome is not None:
                     next_index += 1
-                    shared.window.release()
+                    shared.give_slot()
                     yield outcome
                     continue
             elif shared.ready:
-                shared.window.release()
+                shared.give_slot()
                 yield shared.ready.popleft()
                 continue
             if shared.running == 0:
@@ -329,8 +360,7 @@ async def _outcomes(
                         "input was not taken"
                     ) from shared.closed_by
                 return
-            shared.wakeup.clear()
-            await shared.wakeup.wait()
+            await shared.wait_for_outcomes()
     finally:
         if remove_listener is not None:
             remove_listener()

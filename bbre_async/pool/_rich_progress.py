@@ -13,18 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
-from rich.console import Console, RenderableType
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+try:
+    from rich.console import Console, RenderableType
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+except ImportError as error:  # pragma: no cover - rich comes with the cli extra
+    raise ImportError(
+        "RichMapProgress needs rich: pip install 'bbre-async[cli]' (or pip install rich)"
+    ) from error
 
 from bbre_async.pool._outcome import MapProgress
 

@@ -9,6 +9,7 @@ import pytest
 
 from bbre_async import BBREClient, CostModel, PooledSession, Response, SessionPool
 from bbre_async.emulator import Emulator, EmulatorSettings, TargetRule, running_emulator
+from bbre_async.orchestrator import OrchestratorClient
 from bbre_async.telemetry import instrument_pool
 
 from .metrics_reading import collect, in_memory, value
@@ -101,3 +102,23 @@ async def test_no_secret_reaches_any_attribute(emulator: Emulator) -> None:
             points = collect(reader)
     text = repr([(p.name, p.attributes) for p in points])
     assert KEY not in text and "shop.test" not in text
+
+
+async def test_an_orchestrator_pool_reports_its_provider(emulator: Emulator) -> None:
+    provider, reader = in_memory()
+    async with OrchestratorClient(emulator.orchestrator_key, emulator.base_url + "/api") as client:
+        pool = SessionPool(client, max_size=2, ledger_path=None)
+        instrument_pool(pool, meter_provider=provider, pool_id="browsers")
+        async with pool:
+
+            async def details(session: PooledSession, n: int) -> int:
+                await session.status()
+                return n
+
+            outcomes = await pool.map(details, range(6)).collect()
+        points = collect(reader)
+    assert sorted(o.result() for o in outcomes) == list(range(6))
+    tags = {"bbre.provider": "orchestrator", "bbre.pool.id": "browsers"}
+    assert value(points, "bbre.pool.sessions.created", **tags) >= 1
+    assert value(points, "bbre.pool.lease.duration", **tags) == 6
+    assert value(points, "bbre.pool.size", **tags) == 0

@@ -9,7 +9,7 @@ import pytest
 
 from bbre_async import BBREClient, CostModel, PooledSession, Response, SessionPool
 from bbre_async.emulator import Emulator, EmulatorSettings, TargetRule, running_emulator
-from bbre_async.orchestrator import OrchestratorClient
+from bbre_async.orchestrator import OrchestratorBackend, OrchestratorClient
 from bbre_async.telemetry import instrument_pool
 
 from .metrics_reading import collect, in_memory, value
@@ -107,7 +107,7 @@ async def test_no_secret_reaches_any_attribute(emulator: Emulator) -> None:
 async def test_an_orchestrator_pool_reports_its_provider(emulator: Emulator) -> None:
     provider, reader = in_memory()
     async with OrchestratorClient(emulator.orchestrator_key, emulator.base_url + "/api") as client:
-        pool = SessionPool(client, max_size=2, ledger_path=None)
+        pool = SessionPool(OrchestratorBackend(client), max_size=2, ledger_path=None)
         instrument_pool(pool, meter_provider=provider, pool_id="browsers")
         async with pool:
 

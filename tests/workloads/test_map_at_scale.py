@@ -108,8 +108,9 @@ async def test_twenty_thousand_items_each_get_one_outcome_and_metrics_match_the_
             points = collect(reader)
         state = emulator.state()
 
+    errors = Counter(kind for ok, _, kind in outcomes.values() if not ok)
     print(  # shown with -s: the run's numbers, for the record
-        f"errors {dict(errors := Counter(k for ok, _, k in outcomes.values() if not ok))}; "
+        f"errors {dict(errors)}; "
         f"retried items {sum(1 for _, a, _ in outcomes.values() if a > 1)}; "
         f"closed by others {len(closed_by_others)}; rss KiB {rss}; window ahead {ahead}; "
         f"server: created {state['sessions_created']}, requests {state['requests_total']}, "

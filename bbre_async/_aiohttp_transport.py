@@ -84,8 +84,9 @@ class AiohttpTransport:
                         body = await response.read()
                         if len(body) > limit:  # a compressed answer can grow when decoded
                             raise _too_large(request, limit)
+                # Redirects are not followed, so the URL that answered is the one asked.
                 return TransportResponse(
-                    response.status, headers=response.headers, content=body, url=str(response.url)
+                    response.status, headers=response.headers, content=body, url=request.url
                 )
         except aiohttp.ClientConnectorCertificateError as exc:
             raise APIConnectionError(

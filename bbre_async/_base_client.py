@@ -12,9 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import ClassVar, Self
-
-import aiohttp
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from bbre_async._aiohttp_transport import AiohttpTransport
 from bbre_async._caller import DEFAULT_MAX_RESPONSE_SIZE, APICaller, Sleep
@@ -23,6 +21,9 @@ from bbre_async._secrets import Redactor, fingerprint, mask
 from bbre_async._stats import ClientStats
 from bbre_async._timeout import Timeout, TimeoutLike
 from bbre_async._transport import AsyncTransport
+
+if TYPE_CHECKING:
+    import aiohttp
 
 LOG_ENV = "BBRE_LOG"
 

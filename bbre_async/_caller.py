@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bbre_async import _json
-from bbre_async._api_response import APIResponse
+from bbre_async._api_response import APIResponse, remember
 from bbre_async._envelope import decode
 from bbre_async._errors import APIConnectionError, APITimeoutError, BBREError
 from bbre_async._retry import Replay, RetryPolicy, is_retryable
@@ -115,7 +115,6 @@ class APICaller:
         ``billed`` marks calls whose every try is charged, so their retries are counted apart.
         """
         limits = self.effective_timeout(timeout, default_timeout)
-        retries_left = self.retry.max_retries if max_retries is None else max_retries
         url = self.base_url + path
         if params:
             url += "?" + urlencode(params)
@@ -129,22 +128,61 @@ class APICaller:
         )
         counters = self.counters
         counters.calls += 1
-        call_id = f"{self._call_prefix}{next(self._call_ids):x}"
+        call_number = next(self._call_ids)
         loop = asyncio.get_running_loop()
         started = loop.time()
         give_up_at = started + limits.total
+        read = limits.read
+        transport = self.transport
         attempts = 0
         while True:
             attempts += 1
             counters.attempts += 1
+            attempt_started = loop.time()
             try:
-                return await self._attempt(
-                    request, path, call_id, limits, started, give_up_at, attempts
+                try:
+                    async with asyncio.timeout_at(min(give_up_at, attempt_started + read)):
+                        response = await transport.handle_async_request(request)
+                except TimeoutError as exc:
+                    waited = loop.time() - started
+                    raise APITimeoutError(
+                        f"{method} {path} got no answer: gave up after {waited:.1f}s "
+                        f"({attempts} attempt{'s' if attempts > 1 else ''}; timeout "
+                        f"total={limits.total:g}s read={read:g}s)",
+                        code="TIMEOUT",
+                        request_id=self.call_id(call_number),
+                        details={"waited": round(waited, 3), "attempts": attempts},
+                    ) from exc
+                except APIConnectionError as error:
+                    if error.request_id is None:
+                        error.request_id = self.call_id(call_number)
+                    raise
+                status = response.status_code
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "%s %s -> %d in %.1f ms [%s]",
+                        method,
+                        path,
+                        status,
+                        (loop.time() - attempt_started) * 1000,
+                        self.call_id(call_number),
+                    )
+                if 300 <= status < 400:
+                    raise BBREError(
+                        f"{method} {path} was redirected (HTTP {status}); redirects are not "
+                        "followed so that the API key stays on the configured host",
+                        status=status,
+                        request_id=self.call_id(call_number),
+                        headers=response.headers,
+                    )
+                payload = decode(
+                    status, response.headers, response.content, self, call_number, self.redact
                 )
             except BBREError as error:
                 if replay is Replay.UNSAFE and _may_have_acted(error):
                     error.outcome_unknown = True
-                wait = self._retry_wait(error, replay, attempts, retries_left, give_up_at, loop)
+                limit = self.retry.max_retries if max_retries is None else max_retries
+                wait = self._retry_wait(error, replay, attempts, limit, give_up_at, loop)
                 if wait is None:
                     await asyncio.sleep(0)  # a failing call yields to the loop before it raises
                     raise
@@ -160,6 +198,22 @@ class APICaller:
                 if billed:
                     counters.billed_retries += 1
                 await self._sleep(wait)
+                continue
+            answer = APIResponse(
+                status_code=status,
+                headers=response.headers,
+                payload=payload,
+                call_id=self,
+                call_number=call_number,
+                attempts=attempts,
+                elapsed=loop.time() - started,
+            )
+            remember(answer)
+            return answer
+
+    def call_id(self, number: int) -> str:
+        """This client's id for its ``number``-th call (made only when shown)."""
+        return f"{self._call_prefix}{number:x}"
 
     def _retry_wait(
         self,
@@ -179,63 +233,6 @@ class APICaller:
         if loop.time() + wait >= give_up_at:
             return None
         return wait
-
-    async def _attempt(
-        self,
-        request: TransportRequest,
-        path: str,
-        call_id: str,
-        limits: Timeout,
-        started: float,
-        give_up_at: float,
-        attempts: int,
-    ) -> APIResponse:
-        loop = asyncio.get_running_loop()
-        attempt_started = loop.time()
-        try:
-            async with asyncio.timeout_at(min(give_up_at, attempt_started + limits.read)):
-                response = await self.transport.handle_async_request(request)
-        except TimeoutError as exc:
-            waited = loop.time() - started
-            raise APITimeoutError(
-                f"{request.method} {path} got no answer: gave up after {waited:.1f}s "
-                f"({attempts} attempt{'s' if attempts > 1 else ''}; timeout "
-                f"total={limits.total:g}s read={limits.read:g}s)",
-                code="TIMEOUT",
-                request_id=call_id,
-                details={"waited": round(waited, 3), "attempts": attempts},
-            ) from exc
-        except APIConnectionError as error:
-            if error.request_id is None:
-                error.request_id = call_id
-            raise
-        status = response.status_code
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %d in %.1f ms [%s]",
-                request.method,
-                path,
-                status,
-                (loop.time() - attempt_started) * 1000,
-                call_id,
-            )
-        if 300 <= status < 400:
-            raise BBREError(
-                f"{request.method} {path} was redirected (HTTP {status}); redirects are not "
-                "followed so that the API key stays on the configured host",
-                status=status,
-                request_id=call_id,
-                headers=response.headers,
-            )
-        payload = decode(status, response.headers, response.content, call_id, redact=self.redact)
-        return APIResponse(
-            status_code=status,
-            headers=response.headers,
-            payload=payload,
-            call_id=call_id,
-            attempts=attempts,
-            elapsed=loop.time() - started,
-        )
 
 
 _USER_AGENT = f"bbre-async/{__version__}"

@@ -12,7 +12,7 @@ import email.utils
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -33,15 +33,32 @@ def _identity(text: str) -> str:
     return text
 
 
+class CallNamer(Protocol):
+    """Names a client's calls; asked only when an id is shown (an error, a log line)."""
+
+    def call_id(self, number: int) -> str: ...
+
+
+class FixedCallId:
+    """A ``CallNamer`` with one name for every call."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def call_id(self, number: int) -> str:
+        return self.name
+
+
 def decode(
     status: int,
     headers: Mapping[str, str],
     content: bytes,
-    call_id: str,
-    *,
+    namer: CallNamer,
+    number: int = 0,
     redact: Callable[[str], str] = _identity,
 ) -> dict[str, Any]:
-    """Return the JSON object of a successful answer, or raise the matching ``BBREError``."""
+    """Return the JSON object of a successful answer, or raise the matching ``BBREError``
+    (whose ``request_id`` is the server's, else ``namer.call_id(number)``)."""
     try:
         payload = _json.loads(content) if content else None
     except ValueError:
@@ -49,10 +66,10 @@ def decode(
     if type(payload) is dict and status < 300 and payload.get("success") is True:
         return payload  # the common case: a BBRE success, no further look needed
     if not isinstance(payload, dict):
-        raise _undecodable(status, headers, content, call_id, redact)
+        raise _undecodable(status, headers, content, namer.call_id(number), redact)
     failed = payload.get("success") is False or status >= 400 or _has_error_field(payload)
     if failed:
-        raise _error_from_payload(status, headers, payload, call_id, redact)
+        raise _error_from_payload(status, headers, payload, namer.call_id(number), redact)
     return payload
 
 

@@ -132,6 +132,12 @@ def str_map(value: object, what: str) -> dict[str, str]:
     """A header or cookie map; a list of ``{name, value}`` pairs is accepted too."""
     if value is None:
         return {}
+    if type(value) is dict:
+        for item in value.values():
+            if type(item) is not str:
+                break
+        else:
+            return dict(value)  # the common case: JSON object keys are already strings
     if isinstance(value, Mapping):
         return {str(k): v if isinstance(v, str) else _text(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -43,9 +43,9 @@ class Response:
 
     __slots__ = (
         "_content",
+        "_headers",
         "api_response",
         "cookies",
-        "headers",
         "profile",
         "status_code",
         "task_id",
@@ -70,11 +70,7 @@ class Response:
         api_response: APIResponse | None = None,
     ) -> None:
         self.status_code = status_code
-        if headers is None:
-            headers = _EMPTY_HEADERS
-        elif type(headers) is not CIMultiDictProxy:
-            headers = CIMultiDictProxy(CIMultiDict(headers))
-        self.headers: CIMultiDictProxy[str] = headers
+        self._headers: object = headers  # made a CIMultiDictProxy when first read
         self.text = text if body is None else body  # ``body`` is the older name of ``text``
         self._content = content
         self.cookies = cookies if cookies is not None else {}
@@ -124,19 +120,31 @@ class Response:
             text = _text_body(body)
         profile = result.get("profile")
         final_url = result.get("finalUrl") or result.get("url")
-        return cls(
+        raw_headers = result.get("headers")
+        if raw_headers is not None and not isinstance(raw_headers, dict | list):
+            raise invalid("headers is not an object", raw_headers)
+        response = cls(
             status_code=opt_int(result, "statusCode"),
-            headers=_headers(result.get("headers")),
             text=text,
             content=content,
             cookies=str_map(result.get("cookies"), "cookies"),
-            profile=dict(profile) if isinstance(profile, Mapping) else None,
+            profile=dict(profile) if profile is not None and isinstance(profile, Mapping) else None,
             url=final_url if isinstance(final_url, str) and final_url else url,
             task_id=opt_str(task, "id") if task is not None else None,
             task_status=(opt_str(task, "status") or "completed")
             if task is not None
             else "completed",
         )
+        response._headers = raw_headers  # parsed when first read
+        return response
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The target's headers: case-insensitive, ``getall()`` for repeated ones."""
+        headers = self._headers
+        if type(headers) is not CIMultiDictProxy:
+            headers = self._headers = _headers(headers)
+        return headers
 
     @property
     def content(self) -> bytes:
@@ -191,6 +199,47 @@ class Response:
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}] {len(self.text)} chars>"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Header proxies do not pickle; a response travels (e.g. inside an error) as pairs.
+        return (
+            _rebuild,
+            (
+                self.status_code,
+                list(self.headers.items()),
+                self.text,
+                self._content,
+                self.cookies,
+                self.profile,
+                self.url,
+                self.task_id,
+                self.task_status,
+            ),
+        )
+
+
+def _rebuild(
+    status_code: int,
+    headers: list[tuple[str, str]],
+    text: str,
+    content: bytes | None,
+    cookies: dict[str, str],
+    profile: dict[str, Any] | None,
+    url: str,
+    task_id: str | None,
+    task_status: str,
+) -> Response:
+    return Response(
+        status_code=status_code,
+        headers=CIMultiDictProxy(CIMultiDict(headers)),
+        text=text,
+        content=content,
+        cookies=cookies,
+        profile=profile,
+        url=url,
+        task_id=task_id,
+        task_status=task_status,
+    )
+
 
 def _text_body(value: object) -> str:
     if value is None:
@@ -208,6 +257,8 @@ def _headers(value: object) -> CIMultiDictProxy[str]:
     or a list of ``{name, value}`` pairs."""
     if not value:
         return _EMPTY_HEADERS
+    if isinstance(value, CIMultiDict):
+        return CIMultiDictProxy(value)
     if isinstance(value, Mapping):
         out: CIMultiDict[str] = CIMultiDict()
         for name, item in value.items():

@@ -47,6 +47,8 @@ class Timeout:
 
 
 TimeoutLike = Timeout | float
+#: The earlier name of ``Timeout`` (importable, not advertised).
+Timeouts = Timeout
 
 #: Reads, status, listings, closes, balance: a silent server fails them in tens of seconds.
 READ_TIMEOUT = Timeout(connect=10.0, read=15.0, total=30.0)

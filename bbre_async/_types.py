@@ -51,7 +51,7 @@ class TaskOptions(TypedDict, total=False):
     method: HTTPMethod
     mode: Mode
     sensibility: Sensibility
-    fingerprint: Mapping[str, str | int | float | bool] | None
+    fingerprint: Mapping[str, JSONValue] | None
     proxy: Proxy | None
     params: QueryParams | None
     headers: Mapping[str, str] | None

@@ -22,6 +22,8 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks._server_proc import process_cpu_seconds
+
 ACCOUNT = "account1"  # the CLI names accounts account1, account2, ...
 API_KEY = "test-key"  # the CLI's default key
 
@@ -94,6 +96,10 @@ class EmulatorProcess:
         if process.stdout is not None:
             process.stdout.close()
 
+    def cpu_seconds(self) -> float | None:
+        """The emulator process's CPU time so far (Linux ``/proc``), or None."""
+        return process_cpu_seconds(self.process.pid) if self.process else None
+
     def __enter__(self) -> EmulatorProcess:
         self.start()
         return self
@@ -112,11 +118,15 @@ class EmulatorProcess:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (an http:// loopback URL)
             return json.loads(response.read())
 
-    def state(self) -> dict[str, Any]:
-        """The default account's counters (``GET /_emulator/state``)."""
+    def server_state(self) -> dict[str, Any]:
+        """The whole ``GET /_emulator/state`` answer: server-wide fields and every account."""
         url = f"{self.base_url}/_emulator/state"
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (an http:// loopback URL)
-            return dict(json.loads(response.read())["accounts"][ACCOUNT])
+            return dict(json.loads(response.read()))
+
+    def state(self) -> dict[str, Any]:
+        """The default account's counters (``GET /_emulator/state``)."""
+        return dict(self.server_state()["accounts"][ACCOUNT])
 
     def set_latency(self, endpoints: Mapping[str, float]) -> None:
         """Server-side delay per endpoint, real seconds; kept across ``reset``."""

@@ -61,6 +61,23 @@ async def active_count(http: aiohttp.ClientSession) -> int:
     return len(payload["sessions"])
 
 
+def naive_http(base_url: str) -> aiohttp.ClientSession:
+    """How the vendor docs' examples call the API: one ``ClientSession``, default settings."""
+    return aiohttp.ClientSession(base_url, headers={"x-api-key": API_KEY})
+
+
+async def naive_call(
+    http: aiohttp.ClientSession, path: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """A naive user's call: ``json=`` (stdlib ``json.dumps`` per call) and ``resp.json()``."""
+    async with http.post(path, json=body) as response:
+        payload: dict[str, Any] = await response.json()
+        if not payload.get("success"):
+            error = payload.get("error") or {}
+            raise RawError(response.status, error.get("code"))
+        return payload
+
+
 def request_body(session_id: str, url: str = TARGET_URL) -> bytes:
     """The body ``session.get(url)`` sends, serialized once."""
     return orjson.dumps({"url": url, "method": "GET", "sessionId": session_id})

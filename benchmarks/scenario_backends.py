@@ -15,8 +15,8 @@ from typing import Any
 
 from bbre_async import BBREClient, SessionPool
 from bbre_async.orchestrator import OrchestratorBackend, OrchestratorClient
-from benchmarks._emulator_proc import EmulatorProcess, pinned_to_other_cores
-from benchmarks._load import API_KEY, Load, closed_loop
+from benchmarks._emulator_proc import API_KEY, EmulatorProcess, pinned_to_other_cores
+from benchmarks._load import Load, closed_loop
 from benchmarks._runner import Result, Target, median, result, rounded
 
 NAME = "backends"
@@ -68,7 +68,7 @@ async def _floor(duration: float) -> Load:
 
 
 def run(quick: bool) -> list[Result]:
-    duration, reps = (2.5, 1) if quick else (8.0, 3)
+    duration, reps = (1.5, 1) if quick else (8.0, 3)
     rates: dict[str, list[float]] = {"bbre": [], "orchestrator": [], "floor": []}
     stats: dict[str, list[dict[str, Any]]] = {"bbre": [], "orchestrator": []}
     with EmulatorProcess(cpu=0, time_scale=TIME_SCALE) as emu, pinned_to_other_cores(0):

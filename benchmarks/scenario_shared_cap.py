@@ -93,7 +93,7 @@ def run(quick: bool) -> list[Result]:
             skipped(NAME, "aggregate utilization, 3 processes on one Redis cap", why),
             skipped(NAME, "RedisCoordinator acquire+release p50, ms", why),
         ]
-    duration, reps = (3.0, 1) if quick else (10.0, 2)
+    duration, reps = (2.0, 1) if quick else (10.0, 2)
     latency = {"session/request": REQUEST_TIME}
     with (
         RedisServer(binary) as redis,

@@ -1,6 +1,6 @@
 """Log in through a form, then fetch pages as that user: one remote session across the steps.
 
-    python examples/login_then_fetch.py [--users 3]
+    .venv/bin/python examples/login_then_fetch.py [--users 3]
 
 A remote session is one browser: its cookie jar persists from request to request, so a login
 cookie set by the POST rides along with every later GET on the same session. The workflow is

@@ -1,6 +1,6 @@
 """A worker that processes a job queue forever and shuts down cleanly on SIGTERM or SIGINT.
 
-    python examples/long_running_worker.py [--duration SECONDS] [--health-interval 60]
+    .venv/bin/python examples/long_running_worker.py [--duration SECONDS] [--health-interval 60]
 
 Sessions live at most 300 s, so a worker that runs for days depends on the pool renewing them
 in the background. A health line with the pool's stats is logged every --health-interval

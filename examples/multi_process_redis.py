@@ -4,7 +4,9 @@
 
 The cap is per account, not per process: three pools of 10 would ask for 30 sessions. With a
 `RedisCoordinator` every pool takes a slot in Redis before it creates a session, so all of
-them together stay at or under 10, and a crashed host's slots come back when its leases lapse.
+them together stay at or under 10. Busy processes get even shares (a pool that holds more
+slots than a waiting neighbour hands one back when a lease ends), and a crashed host's slots
+come back once a survivor has closed the sessions it left behind.
 
 Redis comes from REDIS_URL, or a `redis-server` on PATH is started on a free port for the run.
 Against its own emulator (run here, in the parent, so every worker shares it) the script reads

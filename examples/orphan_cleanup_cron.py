@@ -1,6 +1,6 @@
 """Close remote sessions left behind by pool processes that died: a script for cron.
 
-    python examples/orphan_cleanup_cron.py [--dry-run] [--foreign]
+    .venv/bin/python examples/orphan_cleanup_cron.py [--dry-run] [--foreign]
 
 A process killed with SIGKILL (or a host losing power) cannot close its sessions, and each one
 holds one of the account's 10 slots for up to 300 s. Every pool writes its creates to a ledger

@@ -1,6 +1,6 @@
 """Fetch 200 URLs with 30 concurrent tasks that share one pool of at most 10 sessions.
 
-    python examples/pooled_scraper.py [--urls 200] [--concurrency 30]
+    .venv/bin/python examples/pooled_scraper.py [--urls 200] [--concurrency 30]
 
 The account holds at most 10 active sessions; the pool hands them out first come, first
 served, renews each one before its server-given expiry, and closes them all at the end.

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from bbre_async.cli._history import FIELDS
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
 
 
@@ -45,9 +49,40 @@ def test_every_example_is_listed_and_documents_its_command() -> None:
     readme = (EXAMPLES / "README.md").read_text()
     assert len(SCRIPTS) == 7
     for name in SCRIPTS:
-        command = f"python examples/{name}"
-        assert command in readme, name
-        assert command in (EXAMPLES / name).read_text(), f"{name}: no command in its docstring"
+        # The venv's interpreter: the form that works without activating the venv.
+        assert f"`.venv/bin/python examples/{name}" in readme, name
+        docstring = (EXAMPLES / name).read_text()
+        assert f"python examples/{name}" in docstring, f"{name}: no command in its docstring"
+    listed = re.findall(r"`(?:\S*python) (examples/\w+\.py)", readme)
+    assert sorted(listed) == sorted(f"examples/{name}" for name in SCRIPTS)
+
+
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+
+
+@pytest.mark.skipif(not VENV_PYTHON.exists(), reason="no .venv at the repository root")
+def test_the_readme_command_runs_as_written_without_an_activated_venv() -> None:
+    readme = (EXAMPLES / "README.md").read_text()
+    (command,) = re.findall(r"`(\.venv/bin/python examples/history_report\.py[^`]*)`", readme)
+    env = example_env()
+    env.pop("VIRTUAL_ENV", None)
+    env.pop("PYTHONPATH", None)
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p
+    )
+    before = set(ROOT.iterdir())
+
+    done = subprocess.run(
+        shlex.split(command), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    written = Path(done.stdout.splitlines()[-2].rsplit(" -> ", 1)[1])
+    try:
+        assert written.exists() and ROOT not in written.parents
+        assert set(ROOT.iterdir()) == before  # nothing written into the repository root
+    finally:
+        shutil.rmtree(written.parent, ignore_errors=True)
 
 
 def test_pooled_scraper() -> None:
@@ -138,19 +173,32 @@ def test_orphan_cleanup_cron(flags: list[str], expected: str, left: int) -> None
     assert f"{left} left active on the account" in out
 
 
-def test_history_report_writes_a_csv_with_totals(tmp_path: Path) -> None:
+def test_history_report_writes_the_cli_columns_where_told(tmp_path: Path) -> None:
     out = run_example("history_report.py", "--output", "report.csv", cwd=tmp_path)
     with (tmp_path / "report.csv").open(newline="") as file:
-        rows = list(csv.DictReader(file))
-    assert list(rows[0]) == [
-        "id", "type", "mode", "status", "method", "url", "price_usd", "ms", "created_at"
-    ]  # fmt: skip
+        reader = csv.DictReader(file)
+        rows = list(reader)
+    assert tuple(reader.fieldnames or ()) == FIELDS  # the columns of `bbre-async history`
     assert len(rows) == 7  # 5 session requests and 2 stateless ones
     assert {r["status"] for r in rows} == {"completed", "failed"}
+    assert all(r["created_at"].endswith("Z") and r["method"] == "GET" for r in rows)
+    assert all(r["processing_time_ms"].isdigit() for r in rows)
     assert f"{len(rows)} rows from " in out
-    spent = sum(float(r["price_usd"]) for r in rows)
+    spent = sum(float(r["price_charged"]) for r in rows)
     assert spent > 0 and f"totals: spent ${spent:.4f}" in out
     assert list(tmp_path.iterdir()) == [tmp_path / "report.csv"]  # no partial file left
+
+
+def test_history_report_defaults_to_a_temporary_directory(tmp_path: Path) -> None:
+    out = run_example("history_report.py", cwd=tmp_path)
+
+    written = Path(re.findall(r" -> (\S+)", out)[-1])
+    try:
+        assert written.name == "history.csv" and written.exists()
+        assert written.parent.name.startswith("bbre-history-")
+        assert list(tmp_path.iterdir()) == []  # nothing where it was run from
+    finally:
+        shutil.rmtree(written.parent, ignore_errors=True)
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")

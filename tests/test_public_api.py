@@ -63,6 +63,7 @@ EXPECTED = {
     "TaskOptions",
     "TaskStatusName",
     "__version__",
+    "last_api_response",
 }
 
 

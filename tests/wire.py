@@ -23,6 +23,7 @@ def raw(status: int, body: bytes, **headers: str) -> Raw:
 def decode(answer: Raw, *, redact: Callable[[str], str] | None = None) -> dict[str, Any]:
     """Decode as the client does (headers case-insensitive, call id ``req_local``)."""
     headers = CIMultiDictProxy(CIMultiDict(answer.headers))
+    local = _envelope.FixedCallId("req_local")
     if redact is None:
-        return _envelope.decode(answer.status, headers, answer.body, "req_local")
-    return _envelope.decode(answer.status, headers, answer.body, "req_local", redact=redact)
+        return _envelope.decode(answer.status, headers, answer.body, local)
+    return _envelope.decode(answer.status, headers, answer.body, local, redact=redact)

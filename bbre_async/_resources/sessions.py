@@ -28,7 +28,7 @@ from bbre_async._timeout import (
     TimeoutLike,
     fetch_timeout_for,
 )
-from bbre_async._types import FetchOptions, HTTPMethod, Mode, Proxy, Sensibility
+from bbre_async._types import FetchOptions, HTTPMethod, JSONValue, Mode, Proxy, Sensibility
 
 # The API validates 60..3600 s and then clamps to 10..300 s; the answer's expiresAt is truth.
 MIN_LIFETIME = 60
@@ -55,7 +55,7 @@ class SessionsResource:
         mode: Mode = "passive",
         sensibility: Sensibility = "medium",
         lifetime: int = MAX_LIFE,
-        fingerprint: Mapping[str, str | int | float | bool] | None = None,
+        fingerprint: Mapping[str, JSONValue] | None = None,
         proxy: Proxy | None = None,
         timeout: TimeoutLike | None = None,
     ) -> Session:

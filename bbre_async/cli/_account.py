@@ -17,12 +17,14 @@ from bbre_async.cli._common import (
     reports_errors,
     run,
     short_time,
+    timeout_option,
     usd,
 )
 
 
 @click.command("balance")
 @click.option("--json", "as_json", is_flag=True, help='Print {"balance": N, "currency": "USD"}.')
+@timeout_option
 @pass_state
 @reports_errors("reading the balance")
 def balance_command(state: CliState, as_json: bool) -> None:
@@ -39,6 +41,17 @@ async def _balance(state: CliState) -> float:
         return await client.account.balance()
 
 
+#: Shown for a rate with nothing to measure (no requests yet): not a 0 % success rate.
+NO_RATE = "\u2013"  # an en dash
+
+
+def success_rate(info: AccountInfo) -> float | None:
+    """The account's success rate in percent; None before its first request, whatever the
+    server says (a rate over zero requests is not 0 %)."""
+    stats = info.statistics
+    return None if stats.total_requests == 0 else stats.success_rate
+
+
 def account_json(info: AccountInfo) -> dict[str, object]:
     stats = info.statistics
     return {
@@ -52,7 +65,7 @@ def account_json(info: AccountInfo) -> dict[str, object]:
             "today_requests": stats.today_requests,
             "completed_requests": stats.completed_requests,
             "failed_requests": stats.failed_requests,
-            "success_rate": stats.success_rate,
+            "success_rate": success_rate(info),
             "active_sessions": stats.active_sessions,
         },
     }
@@ -60,6 +73,7 @@ def account_json(info: AccountInfo) -> dict[str, object]:
 
 @click.command("account")
 @click.option("--json", "as_json", is_flag=True, help="Print the account as one JSON object.")
+@timeout_option
 @pass_state
 @reports_errors("reading the account")
 def account_command(state: CliState, as_json: bool) -> None:
@@ -69,7 +83,8 @@ def account_command(state: CliState, as_json: bool) -> None:
         click.echo(json.dumps(account_json(info), ensure_ascii=False))
         return
     stats = info.statistics
-    rate = "-" if stats.success_rate is None else f"{stats.success_rate:g}%"
+    rate_value = success_rate(info)
+    rate = NO_RATE if rate_value is None else f"{rate_value:g}%"
     table = new_table("field", "value", title="Account")
     for field, value in (
         ("username", info.username or "-"),

@@ -13,17 +13,14 @@ looks whole.
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
 import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
 import click
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -37,7 +34,6 @@ from bbre_async._models import Page, Task
 from bbre_async._paging import paginate
 from bbre_async.cli._common import (
     EXIT_USAGE,
-    ChunkedTable,
     CliError,
     CliState,
     PageCounter,
@@ -49,127 +45,12 @@ from bbre_async.cli._common import (
     pass_state,
     reports_errors,
     run,
-    short_time,
-    usd,
+    timeout_option,
 )
+from bbre_async.cli._history_formats import FIELDS, FORMATS, infer_format, make_writer
 from bbre_async.cli._summary import UsageSummary
 
-FIELDS = (
-    "id",
-    "type",
-    "mode",
-    "status",
-    "url",
-    "method",
-    "price_charged",
-    "processing_time_ms",
-    "created_at",
-    "completed_at",
-)
-FORMATS = ("table", "csv", "jsonl")
-_SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "table"}
-_URL_CELL = 60
-
-
-def task_record(task: Task) -> dict[str, object]:
-    """One history row as a flat record (the CSV columns and the JSON-lines keys)."""
-    ms = task.processing_time_ms
-    return {
-        "id": task.id,
-        "type": task.type,
-        "mode": task.mode,
-        "status": task.status,
-        "url": task.url,
-        "method": task.method,
-        "price_charged": task.price_charged,
-        "processing_time_ms": int(ms) if ms is not None and ms.is_integer() else ms,
-        "created_at": iso(task.created_at) or None,
-        "completed_at": iso(task.completed_at) or None,
-    }
-
-
-class RowWriter(Protocol):
-    def write(self, task: Task) -> None: ...
-
-    def page_done(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class CsvWriter:
-    def __init__(self, stream: IO[str]) -> None:
-        self._writer = csv.writer(stream, lineterminator="\n")
-        self._writer.writerow(FIELDS)
-
-    def write(self, task: Task) -> None:
-        record = task_record(task)
-        self._writer.writerow(["" if record[f] is None else record[f] for f in FIELDS])
-
-    def page_done(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class JsonlWriter:
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-
-    def write(self, task: Task) -> None:
-        self._stream.write(json.dumps(task_record(task), ensure_ascii=False) + "\n")
-
-    def page_done(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class TableWriter:
-    """A table printed one page at a time (constant memory, one table to the eye)."""
-
-    def __init__(self, console: Console) -> None:
-        self._table = ChunkedTable(
-            console,
-            ("created (UTC)", "id", "type", "mode", "status", "cost", "time", "url"),
-            right=("cost", "time"),
-        )
-
-    def write(self, task: Task) -> None:
-        ms = task.processing_time_ms
-        url = task.url or "-"
-        if len(url) > _URL_CELL:
-            url = url[: _URL_CELL - 1] + "…"
-        self._table.add(
-            short_time(task.created_at),
-            task.id,
-            task.type,
-            task.mode or "-",
-            task.status,
-            usd(task.price_charged),
-            "-" if ms is None else f"{ms:.0f} ms",
-            url,
-        )
-
-    def page_done(self) -> None:
-        self._table.flush()
-
-    def close(self) -> None:
-        self._table.flush()
-
-
-def _make_writer(fmt: str, stream: IO[str], *, to_stdout: bool) -> RowWriter:
-    if fmt == "csv":
-        return CsvWriter(stream)
-    if fmt == "jsonl":
-        return JsonlWriter(stream)
-    if to_stdout:
-        return TableWriter(out_console())
-    console = Console(
-        file=stream, width=200, markup=False, highlight=False, emoji=False, color_system=None
-    )
-    return TableWriter(console)
+__all__ = ["FIELDS", "history_command"]
 
 
 @contextlib.contextmanager
@@ -191,14 +72,6 @@ def _open_output(path: Path | None) -> Iterator[IO[str]]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
-
-
-def _infer_format(fmt: str | None, output: Path | None) -> str:
-    if fmt is not None:
-        return fmt
-    if output is not None:
-        return _SUFFIX_FORMATS.get(output.suffix.lower(), "table")
-    return "table"
 
 
 @click.command("history")
@@ -241,6 +114,13 @@ def _infer_format(fmt: str | None, output: Path | None) -> str:
     show_default=True,
     help="Rows per API call.",
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Stop after the N newest tasks [default: all of them].",
+)
+@timeout_option
 @pass_state
 @reports_errors("exporting history")
 def history_command(
@@ -252,6 +132,7 @@ def history_command(
     output: Path | None,
     summary: bool,
     page_size: int,
+    limit: int | None,
 ) -> None:
     """Export usage history (tasks) as a table, CSV or JSON lines, newest first.
 
@@ -266,16 +147,18 @@ def history_command(
         )
     if output is not None and str(output) == "-":
         output = None
+    fmt_chosen = infer_format(fmt, output)
     run(
         _export(
             state,
             status=status,
             since=since,
             end=end,
-            fmt=_infer_format(fmt, output),
+            fmt=fmt_chosen,
             output=output,
             summary=summary,
-            page_size=page_size,
+            page_size=min(page_size, limit) if limit else page_size,
+            limit=limit,
         )
     )
 
@@ -310,6 +193,7 @@ async def _export(
     output: Path | None,
     summary: bool,
     page_size: int,
+    limit: int | None,
 ) -> None:
     stats = UsageSummary() if summary else None
     counter = PageCounter()
@@ -318,7 +202,7 @@ async def _export(
     progress = _progress(data_on_terminal=to_stdout and sys.stdout.isatty())
     with _open_output(output) as stream, progress:
         bar = progress.add_task("history", total=None, pages=0)
-        writer = _make_writer(fmt, stream, to_stdout=to_stdout)
+        writer = make_writer(fmt, stream, to_stdout=to_stdout)
 
         def on_page(seen: PageCounter) -> None:
             writer.page_done()
@@ -338,6 +222,8 @@ async def _export(
                     stats.add(task)
                 rows += 1
                 progress.advance(bar)
+                if limit is not None and rows >= limit:
+                    break  # before the iterator asks for a page nobody will see
         writer.close()
     notes = err_console()
     where = f" to {output}" if output is not None else ""

@@ -7,6 +7,7 @@ from bbre_async.coordination._base import (
     CoordinatorUnavailableError,
     EntryState,
     LedgerEntry,
+    LedgerFileError,
     LedgerStore,
     OwnerInfo,
     SlotGrant,
@@ -24,6 +25,7 @@ __all__ = [
     "CoordinatorUnavailableError",
     "EntryState",
     "LedgerEntry",
+    "LedgerFileError",
     "LedgerStore",
     "LocalCoordinator",
     "MemoryLedger",
@@ -39,6 +41,13 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # redis is an optional extra: import the Redis coordinator only when asked for.
     if name == "RedisCoordinator":
+        try:
+            import redis.asyncio  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                "RedisCoordinator needs the redis extra: pip install 'bbre-async[redis]'",
+                name="redis",
+            ) from exc
         from bbre_async.coordination._redis_coordinator import RedisCoordinator
 
         return RedisCoordinator

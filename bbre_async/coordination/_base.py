@@ -21,6 +21,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from bbre_async._errors import CoordinationError, PoolTimeoutError
+
 
 class EntryState(enum.Enum):
     """Where a ledger entry is in a create's life."""
@@ -49,6 +51,19 @@ def _process_start_time(pid: int) -> float | None:
         return None
 
 
+def _boot_id() -> str | None:
+    """This boot of the host, where the OS names it (Linux): a pid and its start time in
+    ticks since boot can repeat after a reboot, the pair with the boot id cannot."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot_file:
+            return boot_file.read().strip() or None
+    except OSError:
+        return None
+
+
+_BOOT_ID = _boot_id()
+
+
 @attrs.frozen(kw_only=True)
 class OwnerInfo:
     """Who holds a ledger entry: enough to tell later whether that holder is still alive."""
@@ -57,6 +72,7 @@ class OwnerInfo:
     pid: int
     pid_start: float | None
     pool_id: str
+    boot_id: str | None = None
 
     @classmethod
     def current(cls, pool_id: str | None = None) -> OwnerInfo:
@@ -67,12 +83,19 @@ class OwnerInfo:
             pid=pid,
             pid_start=_process_start_time(pid),
             pool_id=pool_id or uuid.uuid4().hex,
+            boot_id=_BOOT_ID,
         )
 
     def is_local_process_alive(self) -> bool:
-        """True when this owner is a live process on this host (always False elsewhere)."""
+        """True when this owner is a live process on this host (always False elsewhere).
+
+        The process must exist, have started when the owner did (a reused pid is another
+        process) and, where both are known, on this boot of the host.
+        """
         if self.host != socket.gethostname():
             return False
+        if self.boot_id is not None and _BOOT_ID is not None and self.boot_id != _BOOT_ID:
+            return False  # the host rebooted since: every process of that boot is gone
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
@@ -122,12 +145,17 @@ class SlotGrant:
     token: int
 
 
-class CoordinatorUnavailableError(Exception):
+class CoordinatorUnavailableError(CoordinationError):
     """The coordinator cannot be reached; the pool fails closed rather than exceed the cap."""
 
 
-class SlotTimeoutError(Exception):
-    """No slot was granted before the deadline."""
+class SlotTimeoutError(PoolTimeoutError):
+    """No slot was granted before the deadline: the cap is busy, which is not an outage."""
+
+
+class LedgerFileError(CoordinationError):
+    """The file at a ledger path is not a session ledger (another program's database, or
+    not a database at all); it is left exactly as found."""
 
 
 @runtime_checkable
@@ -175,6 +203,16 @@ class Coordinator(Protocol):
 
     async def slot_is_held(self, grant: SlotGrant) -> bool:
         """True while ``grant`` is still this holder's (the fencing check before a create)."""
+
+    def should_yield_slot(self) -> bool:
+        """True when the pool should hand one slot back at this lease boundary: retire the
+        session being released (close it, then `release_slot`) instead of keeping it idle.
+
+        A shared coordinator answers True while another process waits with fewer slots, so
+        that every process gets an equal share of the cap; a local one always answers False.
+        It does no I/O (call it on every release), and each True is a promise: the
+        coordinator counts that slot as given back until the next `release_slot`.
+        """
 
     async def aclose(self) -> None:
         """Release every slot still held and stop heartbeats."""

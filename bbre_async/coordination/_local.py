@@ -97,6 +97,10 @@ class LocalCoordinator:
     async def slot_is_held(self, grant: SlotGrant) -> bool:
         return grant.token in self._held
 
+    def should_yield_slot(self) -> bool:
+        """Never: pools on one local coordinator share one FIFO queue already."""
+        return False
+
     async def aclose(self) -> None:
         for future in self._waiters:
             future.cancel()

@@ -38,17 +38,18 @@ def owner_is_gone(
 ) -> bool:
     """True when ``owner`` can no longer close its own sessions, so ``me`` may take them over.
 
-    An owner is gone when its heartbeat is older than ``stale_after`` seconds (the only signal
-    there is for another host, and it also catches a live process whose loop is stuck), or when
-    it sits on ``me``'s host and its process is dead. A pid alone is not proof of life: the
-    probe compares the process start time too, so a reused pid counts as dead. ``me`` itself is
-    never gone.
+    On ``me``'s host the process itself is asked before any heartbeat is trusted: a live owner
+    is never gone, however stale its heartbeat (its ledger file may have been locked, or its
+    loop busy: its sessions are still in use), and a dead one is gone at once. A pid alone is
+    not proof of life: the probe compares the process start time and the boot id too, so a
+    reused pid counts as dead. On another host a heartbeat older than ``stale_after`` seconds
+    is the only signal there is. ``me`` itself is never gone.
     """
     if owner == me:
         return False
-    if now - heartbeat_at > stale_after:
-        return True
-    return owner.host == me.host and not is_alive(owner)
+    if owner.host == me.host:
+        return not is_alive(owner)
+    return now - heartbeat_at > stale_after
 
 
 def find_orphans(
@@ -119,6 +120,10 @@ class MemoryLedger:
 
     async def entries(self) -> list[LedgerEntry]:
         """Every entry, oldest first."""
+        return sort_entries(self._entries.values())
+
+    def snapshot(self) -> list[LedgerEntry]:
+        """Every entry, oldest first, without awaiting (for code in a worker thread)."""
         return sort_entries(self._entries.values())
 
     async def claim(self, intent_id: str, new_owner: OwnerInfo, *, stale_after: float) -> bool:

@@ -22,6 +22,7 @@ from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from bbre_async._errors import CoordinationError
 from bbre_async.coordination._base import (
     Coordinator,
     CoordinatorUnavailableError,
@@ -29,7 +30,7 @@ from bbre_async.coordination._base import (
     OwnerInfo,
     SlotGrant,
 )
-from bbre_async.coordination._redis_keys import bounded, logger, namespace_for
+from bbre_async.coordination._redis_keys import bounded, holder_name, logger, namespace_for
 from bbre_async.coordination._redis_ledger import RedisLedger
 from bbre_async.coordination._redis_semaphore import RedisSlotSemaphore
 
@@ -61,6 +62,8 @@ class RedisCoordinator:
         wait_client: Redis | None = None,
         owns_clients: bool = False,
         on_slot_lost: SlotLostCallback | None = None,
+        orphan_hold: float | None = None,
+        rotation_interval: float = 20.0,
     ) -> None:
         interval = heartbeat_interval if heartbeat_interval is not None else lease_ttl / 3
         if not 0 < interval < lease_ttl:
@@ -80,6 +83,8 @@ class RedisCoordinator:
             recheck_interval=recheck_interval,
             waiter_ttl=waiter_ttl,
             wait_client=wait_client,
+            orphan_hold=orphan_hold,
+            rotation_interval=rotation_interval,
         )
         self.redis_ledger = RedisLedger(client, namespace=namespace, op_timeout=op_timeout)
         self.ledger = self.redis_ledger
@@ -103,6 +108,8 @@ class RedisCoordinator:
         waiter_ttl: float | None = None,
         max_connections: int = 20,
         on_slot_lost: SlotLostCallback | None = None,
+        orphan_hold: float | None = None,
+        rotation_interval: float = 20.0,
     ) -> RedisCoordinator:
         """Connect lazily to ``url`` (``redis://``, ``rediss://`` or ``unix://``).
 
@@ -111,6 +118,11 @@ class RedisCoordinator:
         timeout for the wake-up task's blocking ``BLPOP``. Connection errors are retried once
         without delay (a pooled socket may be stale after Redis restarted); anything longer
         is the caller's deadline to spend, not redis-py's.
+
+        ``orphan_hold`` caps how long a dead process's slots stay reserved for sessions no
+        reaper settled (default: a session's longest life plus ``lease_ttl``);
+        ``rotation_interval`` is how long one process keeps the odd slot of an uneven split
+        while others wait (see `should_yield_slot`).
         """
         common = {
             "socket_connect_timeout": op_timeout,
@@ -137,6 +149,8 @@ class RedisCoordinator:
             wait_client=Redis.from_pool(wait_pool),
             owns_clients=True,
             on_slot_lost=on_slot_lost,
+            orphan_hold=orphan_hold,
+            rotation_interval=rotation_interval,
         )
 
     # -- Coordinator -----------------------------------------------------------------------
@@ -145,8 +159,11 @@ class RedisCoordinator:
         if self._closed:
             raise CoordinatorUnavailableError("the Redis coordinator is closed")
         if self._owner is not None:
-            raise RuntimeError("the Redis coordinator is already open")
+            raise CoordinationError("the Redis coordinator is already open")
         await bounded(self._client.ping, timeout=self._op_timeout, what="ping")
+        # Slots are held under the name the ledger files this owner's entries by, so a dead
+        # owner's lapsed slots stay reserved while its sessions are unsettled.
+        self.semaphore.rename(holder_name(owner))
         self._owner = owner
         self._heartbeat_task = asyncio.get_running_loop().create_task(
             self._heartbeat_loop(), name=f"bbre_async redis heartbeat {owner.pool_id}"
@@ -160,6 +177,12 @@ class RedisCoordinator:
     async def release_slot(self, grant: SlotGrant) -> None:
         """Give a slot back; idempotent, never raises for Redis trouble (the lease lapses)."""
         await self.semaphore.release(grant)
+
+    def should_yield_slot(self) -> bool:
+        """True when the pool should give one slot back at this lease boundary (retire the
+        session instead of keeping it idle): another process waits with fewer slots. No I/O;
+        each True counts as a promise the next `release_slot` keeps."""
+        return self.semaphore.should_yield()
 
     async def slot_is_held(self, grant: SlotGrant) -> bool:
         """The fencing check before a create: True while ``grant`` still holds its lease.
@@ -217,7 +240,11 @@ class RedisCoordinator:
     async def heartbeat_once(self) -> list[SlotGrant]:
         """Run one heartbeat now; return the grants found lost. For tests and diagnostics."""
         owner = self._check_open()
+        epoch = self.semaphore.epoch
         lost = await self.semaphore.refresh()
+        if epoch and self.semaphore.epoch != epoch:
+            # Redis lost its data: put this owner's entries back beside its leases.
+            await self.redis_ledger.restore()
         await self.ledger.heartbeat(owner)
         self._last_heartbeat = time.monotonic()
         for grant in lost:
@@ -235,7 +262,7 @@ class RedisCoordinator:
         if self._closed:
             raise CoordinatorUnavailableError("the Redis coordinator is closed")
         if self._owner is None:
-            raise RuntimeError("open() the Redis coordinator first")
+            raise CoordinationError("open() the Redis coordinator first")
         return self._owner
 
     async def _heartbeat_loop(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -20,7 +21,7 @@ import anyio
 import attrs
 from redis.exceptions import RedisError
 
-from bbre_async.coordination._base import CoordinatorUnavailableError
+from bbre_async.coordination._base import CoordinatorUnavailableError, OwnerInfo
 
 logger = logging.getLogger("bbre_async.coordination.redis")
 
@@ -103,6 +104,21 @@ class RedisKeys:
     def wake(self, holder_id: str) -> str:
         return self.wake_prefix + holder_id
 
+    @property
+    def orphans(self) -> str:
+        """ZSET slot_id -> hold deadline (ms): lapsed leases whose holder left sessions."""
+        return self.prefix + "sem:orphans"
+
+    @property
+    def epoch_born(self) -> str:
+        """STRING: when the current epoch was created (Redis time, ms)."""
+        return self.prefix + "sem:epoch_born"
+
+    @property
+    def grace(self) -> str:
+        """STRING with a TTL: while it exists, no slot is granted (Redis just lost its data)."""
+        return self.prefix + "sem:grace"
+
     def semaphore_keys(self) -> list[str]:
         """KEYS of every semaphore script, in the order the scripts expect."""
         return [
@@ -112,6 +128,9 @@ class RedisKeys:
             self.waiter_expiry,
             self.counters,
             self.epoch,
+            self.orphans,
+            self.epoch_born,
+            self.grace,
         ]
 
     # -- the ledger -----------------------------------------------------------------------
@@ -129,6 +148,24 @@ class RedisKeys:
     def ledger_owner_prefix(self) -> str:
         """SET per owner: the intent ids it holds (what its heartbeat refreshes)."""
         return self.prefix + "ledger:owner:"
+
+    @property
+    def ledger_origin_prefix(self) -> str:
+        """SET per semaphore holder: the intent ids it made and nobody has settled yet."""
+        return self.prefix + "ledger:origin:"
+
+
+_HOLDER_SAFE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def holder_name(owner: OwnerInfo) -> str:
+    """The semaphore holder id of ``owner``: links its slots to its ledger entries.
+
+    The pool id when it is a plain token (a uuid hex by default), else a digest of it.
+    """
+    if _HOLDER_SAFE.fullmatch(owner.pool_id):
+        return owner.pool_id
+    return hashlib.sha256(owner.pool_id.encode()).hexdigest()[:32]
 
 
 async def bounded(op: Callable[[], Awaitable[_T]], *, timeout: float, what: str) -> _T:

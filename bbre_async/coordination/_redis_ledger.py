@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from bbre_async.coordination import _redis_scripts as scripts
 from bbre_async.coordination._base import EntryState, LedgerEntry, OwnerInfo
 from bbre_async.coordination._memory_ledger import check_entry, find_orphans, sort_entries
-from bbre_async.coordination._redis_keys import RedisKeys, bounded, logger
+from bbre_async.coordination._redis_keys import RedisKeys, bounded, holder_name, logger
 
 
 def owner_key(owner: OwnerInfo) -> str:
@@ -38,6 +38,7 @@ def _owner_to_json(owner: OwnerInfo) -> str:
             "pid": owner.pid,
             "pid_start": owner.pid_start,
             "pool_id": owner.pool_id,
+            "boot_id": owner.boot_id,
         },
         separators=(",", ":"),
     )
@@ -46,7 +47,9 @@ def _owner_to_json(owner: OwnerInfo) -> str:
 def _owner_from_json(text: str) -> OwnerInfo:
     raw = json.loads(text)
     pid_start = raw.get("pid_start")
+    boot_id = raw.get("boot_id")
     return OwnerInfo(
+        boot_id=None if boot_id is None else str(boot_id),
         host=str(raw["host"]),
         pid=int(raw["pid"]),
         pid_start=None if pid_start is None else float(pid_start),
@@ -107,6 +110,8 @@ class RedisLedger:
         self._remove = client.register_script(scripts.LEDGER_REMOVE)
         self._heartbeat = client.register_script(scripts.LEDGER_HEARTBEAT)
         self._claim = client.register_script(scripts.LEDGER_CLAIM)
+        # What this instance recorded and has not removed: put back if Redis loses its data.
+        self._mine: dict[str, LedgerEntry] = {}
 
     async def record(self, entry: LedgerEntry) -> None:
         """Insert or replace ``entry`` (keyed by ``intent_id``)."""
@@ -119,11 +124,21 @@ class RedisLedger:
             _owner_to_json(entry.owner),
             owner_key(entry.owner),
             repr(entry.heartbeat_at),
+            self._keys.ledger_origin_prefix,
+            holder_name(entry.owner),
         )
+        self._mine[entry.intent_id] = entry
 
     async def remove(self, intent_id: str) -> None:
         """Forget an entry; a missing one is not an error."""
-        await self._run("ledger remove", self._remove, intent_id)
+        await self._run("ledger remove", self._remove, intent_id, self._keys.ledger_origin_prefix)
+        self._mine.pop(intent_id, None)
+
+    async def restore(self) -> None:
+        """Record again every entry this instance wrote and has not removed (after Redis
+        restarted empty, so that its sessions are still on record for a reaper)."""
+        for entry in list(self._mine.values()):
+            await self.record(entry)
 
     async def heartbeat(self, owner: OwnerInfo) -> None:
         """Stamp Redis's time on every entry ``owner`` holds."""
@@ -162,7 +177,8 @@ class RedisLedger:
         The check and the takeover are one script that also stamps a fresh heartbeat, so of
         many pools racing for one entry exactly one wins. A dead process on this host counts as
         gone at once (read first, then passed to the script together with the owner it was
-        judged on, so a change of owner in between makes the claim fail).
+        judged on, so a change of owner in between makes the claim fail); a live process on
+        this host keeps its entries however stale its heartbeat.
         """
         entry_key = self._keys.ledger_entry_prefix + intent_id
 
@@ -181,11 +197,12 @@ class RedisLedger:
         new_key = owner_key(new_owner)
         if owner == new_owner:
             return False  # an owner is never gone to itself
-        dead_here = (
-            owner is not None
-            and owner.host == new_owner.host
-            and not owner.is_local_process_alive()
-        )
+        dead_here = False
+        if owner is not None and owner.host == new_owner.host:
+            # On this host the process is asked, not the heartbeat: a live one keeps it.
+            if owner.is_local_process_alive():
+                return False
+            dead_here = True
         won = await self._run(
             "ledger claim",
             self._claim,

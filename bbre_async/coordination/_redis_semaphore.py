@@ -11,15 +11,16 @@ Design, in short:
 * Waiters stand in a queue ordered by a ticket. Only the first ``free`` waiters may take a
   slot, so a newcomer never overtakes a process that has been waiting longer. Queue entries
   have their own TTL, refreshed each time the waiter re-checks: a dead waiter leaves the queue.
-* Waiting is not polling. Every script that frees capacity pushes the ids of the waiters now
-  at the head to a per-instance list, and one task per instance blocks on that list with
-  ``BLPOP`` (one connection per instance however many tasks wait) and wakes exactly those
-  waiters. A list, unlike pub/sub, keeps a wake-up that arrives before the waiter blocks. Each
-  waiter still re-checks every ``recheck_interval`` so a lost wake-up costs at most that.
+* Waiting is not polling (see `WakeUps`); each waiter still re-checks every
+  ``recheck_interval`` so a lost wake-up costs at most that.
 * If Redis cannot answer, nothing is granted (``CoordinatorUnavailableError``). If Redis lost
-  its data (restart without persistence), the next script starts a new *epoch*; holders see
-  the epoch change on their next refresh and put their still-valid leases back, so the new
-  data counts them and no more than ``capacity`` are granted once they are back.
+  its data (restart without persistence), the next script starts a new *epoch* under a random
+  name; holders see the epoch change on their next refresh and put their still-valid leases
+  back, and no slot is granted until they had a lease TTL to do so.
+* A lapsed lease whose holder left sessions in the ledger stays reserved (an *orphan*) until a
+  reaper settles them, and waiters are served fewest-slots-per-holder first; `should_yield`
+  tells a holder when to hand a slot back so that every process gets an even share. See
+  ``_redis_scripts`` for the rules.
 """
 
 from __future__ import annotations
@@ -27,20 +28,23 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 import attrs
 from redis.asyncio import Redis
 
+from bbre_async._errors import CoordinationError
 from bbre_async.coordination import _redis_scripts as scripts
 from bbre_async.coordination._base import (
     CoordinatorUnavailableError,
     SlotGrant,
     SlotTimeoutError,
 )
+from bbre_async.coordination._fair_share import FairShare
 from bbre_async.coordination._redis_keys import RedisKeys, bounded, logger
+from bbre_async.coordination._redis_wakeups import WakeUps
 
 # A Redis call cut short by the caller's deadline with less time than this is taken as the
 # deadline's doing (a slot timeout), not as Redis being unreachable.
@@ -79,6 +83,9 @@ class RedisSlotSemaphore:
         waiter_ttl: float | None = None,
         wait_client: Redis | None = None,
         holder_id: str | None = None,
+        orphan_hold: float | None = None,
+        rotation_interval: float = 20.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
@@ -102,7 +109,10 @@ class RedisSlotSemaphore:
         self.holder_id = holder_id or uuid.uuid4().hex
         if "/" in self.holder_id:
             raise ValueError("holder_id must not contain '/'")
-        self._epoch_candidate = uuid.uuid4().hex
+        # A dead holder's slot is held at most past any session's life (300 s) and its lease.
+        self._orphan_hold = orphan_hold if orphan_hold is not None else 300.0 + lease_ttl
+        self._share = FairShare(rotation=rotation_interval, promise_ttl=lease_ttl, clock=monotonic)
+        self._epoch_seen = ""  # the last epoch any reply named: a change means data loss
         self._acquire = client.register_script(scripts.ACQUIRE)
         self._release = client.register_script(scripts.RELEASE)
         self._abandon = client.register_script(scripts.ABANDON)
@@ -110,11 +120,9 @@ class RedisSlotSemaphore:
         self._is_held = client.register_script(scripts.IS_HELD)
         self._state = client.register_script(scripts.STATE)
         self._held: dict[str, _Held] = {}
-        self._waiters: dict[str, asyncio.Event] = {}
-        self._waiters_present = asyncio.Event()
-        self._no_waiters = asyncio.Event()
-        self._no_waiters.set()
-        self._wait_task: asyncio.Task[None] | None = None
+        self._wakeups = WakeUps(
+            self._wait_client, block=self._block, op_timeout=op_timeout, recheck=recheck_interval
+        )
         self._cleanups: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -135,6 +143,25 @@ class RedisSlotSemaphore:
         """The grants this instance holds, as far as it knows."""
         return [held.grant for held in self._held.values()]
 
+    @property
+    def epoch(self) -> str:
+        """The epoch the last reply named ("" before any): it changes when Redis lost data."""
+        return self._epoch_seen
+
+    def rename(self, holder_id: str) -> None:
+        """Take the holder id the ledger knows this process by; only before first use."""
+        if self._held or self._wakeups.in_use:
+            raise CoordinationError("the semaphore is in use: too late to rename it")
+        if not holder_id or "/" in holder_id:
+            raise ValueError("holder_id must be non-empty and must not contain '/'")
+        self.holder_id = holder_id
+
+    def should_yield(self) -> bool:
+        """True when this holder should hand one slot back now, at a lease boundary (see
+        `FairShare`): another process waits with fewer slots. No Redis call: the figures come
+        from the heartbeat's refresh. Each True is a promise the next `release` keeps."""
+        return self._share.should_yield(len(self._held))
+
     # -- acquire ---------------------------------------------------------------------------
     async def acquire(self, timeout: float | None = None) -> SlotGrant:
         """Wait in line for a slot; at most ``timeout`` seconds (``None``: no limit).
@@ -147,11 +174,7 @@ class RedisSlotSemaphore:
         self._check_open()
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         slot_id = f"{self.holder_id}/{uuid.uuid4().hex}"
-        event = asyncio.Event()
-        self._waiters[slot_id] = event
-        self._waiters_present.set()
-        self._no_waiters.clear()
-        self._ensure_wait_task()
+        event = self._wakeups.add(slot_id, self._keys.wake(self.holder_id))
         first = True
         try:
             while True:
@@ -167,6 +190,7 @@ class RedisSlotSemaphore:
                     floor=_DEADLINE_FLOOR if first else 0.0,
                 )
                 first = False
+                self._epoch_seen = str(reply[2])
                 if int(reply[0]) == 1:
                     grant = SlotGrant(slot_id=slot_id, token=int(reply[1]))
                     self._held[slot_id] = _Held(grant, str(reply[2]), sent_at)
@@ -192,10 +216,7 @@ class RedisSlotSemaphore:
             await self._cleanup("abandon", self._abandon, slot_id)
             raise
         finally:
-            self._waiters.pop(slot_id, None)
-            if not self._waiters:
-                self._waiters_present.clear()
-                self._no_waiters.set()
+            self._wakeups.remove(slot_id)
 
     # -- release, refresh, fencing ---------------------------------------------------------
     async def release(self, grant: SlotGrant) -> None:
@@ -204,7 +225,8 @@ class RedisSlotSemaphore:
         The grant stops being refreshed at once, so even when Redis cannot be told, the
         lease lapses within ``lease_ttl``; that case is logged, not raised.
         """
-        self._held.pop(grant.slot_id, None)
+        if self._held.pop(grant.slot_id, None) is not None:
+            self._share.released()
         if not self._closed:  # closing released everything already
             await self._cleanup("release", self._release, grant.slot_id)
 
@@ -238,15 +260,18 @@ class RedisSlotSemaphore:
         grants whose lease would still be valid are put back instead (see the module doc).
         """
         if not self._held:
+            self._share.update(-1)
             return []
         sent_at = time.monotonic()
         snapshot = list(self._held.values())
-        args: list[str | int] = [int(self._lease_ttl * 1000)]
+        args: list[str | int] = [int(self._lease_ttl * 1000), self.holder_id]
         for held in snapshot:
             may_reclaim = sent_at - held.confirmed_at < self._lease_ttl
             args += [held.grant.slot_id, held.grant.token, held.epoch, int(may_reclaim)]
         reply = await self._call("refresh", None, self._refresh, *args)
         epoch, lost_ids, reclaimed_ids = str(reply[0]), set(reply[1]), set(reply[2])
+        self._epoch_seen = epoch
+        self._share.update(int(reply[3]))
         lost: list[SlotGrant] = []
         stale_reclaims: list[str] = []
         for held in snapshot:
@@ -276,25 +301,20 @@ class RedisSlotSemaphore:
     async def state(self) -> tuple[int, int]:
         """(leases held, waiters queued) in Redis across every instance, after purging."""
         reply = await self._call("state", None, self._state)
+        self._epoch_seen = str(reply[2])
         return int(reply[0]), int(reply[1])
+
+    async def orphaned(self) -> int:
+        """How many slots dead holders' unsettled sessions keep out of use."""
+        reply = await self._call("state", None, self._state)
+        return int(reply[3])
 
     async def aclose(self) -> None:
         """Stop the wake-up task, fail pending waiters, give back every slot held."""
         if self._closed:
             return
         self._closed = True
-        for event in list(self._waiters.values()):
-            event.set()
-        task, self._wait_task = self._wait_task, None
-        if task is not None:
-            task.cancel()
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait({task}, timeout=self._op_timeout)
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                logger.error("the wake-up task had failed", exc_info=task.exception())
-        # Let the failed waiters leave the queue while the connections are still open.
-        with anyio.move_on_after(self._op_timeout, shield=True):
-            await self._no_waiters.wait()
+        await self._wakeups.aclose(timeout=self._op_timeout)
         await self.release_all()
         if self._cleanups:
             with anyio.CancelScope(shield=True):
@@ -306,7 +326,19 @@ class RedisSlotSemaphore:
             raise CoordinatorUnavailableError("the Redis semaphore is closed")
 
     def _script_args(self, *extra: str | int) -> list[str | int]:
-        return [self._keys.wake_prefix, self._epoch_candidate, self._capacity, *extra]
+        # A fresh epoch candidate on every call: whichever call first meets an emptied Redis
+        # names the new epoch, and a random name can never repeat the one that was lost (a
+        # fixed one per instance would, when that instance is the first to return).
+        return [
+            self._keys.wake_prefix,
+            uuid.uuid4().hex,
+            self._capacity,
+            self._epoch_seen,
+            int(self._lease_ttl * 1000),
+            int(self._orphan_hold * 1000),
+            self._keys.ledger_origin_prefix,
+            *extra,
+        ]
 
     async def _call(
         self,
@@ -377,45 +409,3 @@ class RedisSlotSemaphore:
         self._cleanups.add(task)
         task.add_done_callback(self._cleanups.discard)
         return task
-
-    def _ensure_wait_task(self) -> None:
-        if self._wait_task is None or self._wait_task.done():
-            self._wait_task = asyncio.get_running_loop().create_task(
-                self._wake_loop(), name=f"bbre_async redis wake-ups {self.holder_id}"
-            )
-
-    def _wake(self, waiter_ids: Iterable[str]) -> None:
-        for waiter_id in waiter_ids:
-            event = self._waiters.get(waiter_id)
-            if event is not None:
-                event.set()
-
-    async def _wake_loop(self) -> None:
-        """Block on this instance's wake-up list and wake the waiters named in it."""
-        key = self._keys.wake(self.holder_id)
-        client = self._wait_client
-        while True:
-            await self._waiters_present.wait()
-            try:
-                reply = await bounded(
-                    lambda: client.blpop([key], timeout=self._block),
-                    timeout=self._block + self._op_timeout,
-                    what="wait",
-                )
-                if reply is None:
-                    continue
-                woken = [str(reply[1])]
-                more = await bounded(
-                    lambda: client.lpop(key, scripts.WAKE_LIST_CAP),
-                    timeout=self._op_timeout,
-                    what="wait",
-                )
-                if more:
-                    woken.extend(str(item) for item in more)
-                self._wake(woken)
-            except CoordinatorUnavailableError as exc:
-                # Let every waiter re-check now: each sees the failure for itself and fails
-                # closed, or succeeds if Redis is back.
-                logger.debug("wake-up wait failed: %s", exc)
-                self._wake(list(self._waiters))
-                await anyio.sleep(self._recheck)

@@ -17,12 +17,16 @@ Behind a 50 ms lock held by another connection, an inline write froze the event 
 54 ms (a 1 ms ticker ran once); the threaded write left it free (the ticker ran 50 times).
 Ledger calls happen once per create and close, never per request, so 0.2 ms is noise.
 
-Why it never stops the pool: a corrupt file (garbage, truncated, a foreign schema) is renamed
-to ``<name>.corrupt-<timestamp>`` and replaced by a fresh one; a file that cannot be used at
-all (read-only directory, permission denied, full disk, a newer schema, a write lock held past
-``busy_timeout``) switches this ledger to a `MemoryLedger`, with one WARNING on the
-``bbre_async.ledger`` logger, for good. A leaked session costs at most its 300 s lifetime; a
-pool that refuses to start costs the whole job.
+Why it rarely stops the pool: a file that cannot be used for a while (a write lock held past
+``busy_timeout`` by another process, a read-only directory, a full disk) switches this ledger
+to memory *for a while*: the calls go on in a `MemoryLedger` and the file is tried again every
+``retry_interval`` (with a short lock wait, so no caller waits long); once it answers, what
+this process recorded and removed meanwhile is written back and the memory copy dropped. One
+WARNING on the ``bbre_async.ledger`` logger marks each switch and one INFO each return. A
+damaged ledger of ours (our tables, or our default file name) is renamed to
+``<name>.corrupt-<timestamp>`` and replaced by a fresh one. A file that is not ours (another
+program's database, or not a database at all, at a path someone typed) is refused with
+`LedgerFileError` and left untouched: the pool must not eat an application's data.
 
 Nothing secret is stored: the file name hashes a key *fingerprint* with the base URL, and rows
 hold intent ids, session ids and owner descriptions (host, pid, pool id). The file is still
@@ -31,15 +35,11 @@ created 0600 in a 0700 directory, since session ids are handles on paid resource
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
-import json
 import logging
 import os
 import socket
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -48,54 +48,49 @@ from typing import TypeVar
 
 import anyio
 import anyio.to_thread
-import platformdirs
 
+from bbre_async._errors import CoordinationError
+from bbre_async.coordination import _sqlite_rows as rows
 from bbre_async.coordination import _sqlite_schema as schema
-from bbre_async.coordination._base import LedgerEntry, OwnerInfo
+from bbre_async.coordination._base import LedgerEntry, LedgerFileError, OwnerInfo
 from bbre_async.coordination._memory_ledger import (
     Clock,
     MemoryLedger,
     check_entry,
     find_orphans,
-    owner_is_gone,
 )
+from bbre_async.coordination._sqlite_file import (
+    CorruptLedger,
+    close_quietly,
+    connect,
+    default_ledger_path,
+    set_aside,
+)
+
+__all__ = ["SqliteLedger", "default_ledger_path"]
 
 logger = logging.getLogger("bbre_async.ledger")
 
 _T = TypeVar("_T")
 
-_CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _CALLER_ERRORS = (
     sqlite3.IntegrityError,
     sqlite3.DataError,
     sqlite3.ProgrammingError,
     sqlite3.InterfaceError,
 )
-
-
-def default_ledger_path(api_key_fingerprint: str, base_url: str) -> Path:
-    """Where the ledger for one API key (by fingerprint, never the key) and base URL lives.
-
-    One file per pair: pools on the same key and server share a ledger and can reap each
-    other's leftovers; pools pointed at another server (an emulator, say) never see them. A
-    trailing slash on ``base_url`` does not make a different file.
-    """
-    identity = json.dumps([api_key_fingerprint, base_url.rstrip("/")])
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
-    cache_dir = Path(platformdirs.user_cache_dir("bbre_async", appauthor=False))
-    return cache_dir / "ledgers" / f"ledger-{digest}.sqlite3"
+# How long a retry of the file waits for another process's lock, in milliseconds: a probe
+# must not hold up the caller it runs for.
+_PROBE_BUSY_MS = 100
 
 
 class _Unavailable(Exception):
-    """The file is not in use (degraded or closed); the caller falls back or raises."""
+    """The file is not in use right now; the caller goes to memory."""
 
 
-class _CorruptError(Exception):
-    """The file is not a readable ledger and may be set aside."""
-
-    def __init__(self, reason: str, inode: int) -> None:
-        super().__init__(reason)
-        self.inode = inode  # which file was judged, so a replacement is never moved aside
+def _is_busy(exc: BaseException) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY_CODES
 
 
 class SqliteLedger:
@@ -104,32 +99,62 @@ class SqliteLedger:
     Create it with ``await SqliteLedger.open(path)``; it is then bound to that event loop.
     Every method runs its statement in a worker thread, so none blocks the loop, and a
     cancelled call still finishes its statement (anyio waits for the thread), so the file is
-    never left with half a change. After a storage failure the ledger carries on in memory
-    (see `degraded`).
+    never left with half a change. While the file cannot be used the ledger carries on in
+    memory and keeps trying the file (see `degraded`).
     """
 
-    def __init__(self, path: Path, *, clock: Clock = time.time, busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock = time.time,
+        busy_timeout: float = 5.0,
+        retry_interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         """Prefer `open`; this builds a ledger that has not touched the file yet."""
+        if busy_timeout < 0 or retry_interval <= 0:
+            raise ValueError("busy_timeout must be >= 0 and retry_interval > 0")
         self._path = path
         self._clock = clock
         self._busy_timeout = busy_timeout
+        self._retry_interval = retry_interval
+        self._monotonic = monotonic
         self._conn: sqlite3.Connection | None = None
+        # While the file is out of use: this process's entries, what it removed meanwhile,
+        # and when to try the file again (None: never, e.g. a newer release's file).
         self._fallback: MemoryLedger | None = None
+        self._removed_offline: set[str] = set()
+        self._retry_at: float | None = None
         self._closed = False
         self._lock = threading.Lock()
         self._limiter: anyio.CapacityLimiter | None = None
 
     @classmethod
     async def open(
-        cls, path: Path, *, clock: Clock = time.time, busy_timeout: float = 5.0
+        cls,
+        path: Path,
+        *,
+        clock: Clock = time.time,
+        busy_timeout: float = 5.0,
+        retry_interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> SqliteLedger:
         """Open (creating if needed) the ledger at ``path``; async because it touches the disk.
 
-        Never raises for a bad file or directory: see the module docstring. ``clock`` is the
-        wall clock used for heartbeats and staleness; ``busy_timeout`` (seconds) is how long a
-        statement waits for another process's write lock.
+        Raises `LedgerFileError` when the file is not a ledger of ours (it stays untouched);
+        any other trouble with the file means memory for now (see the module docstring).
+        ``clock`` is the wall clock used for heartbeats and staleness; ``busy_timeout``
+        (seconds) is how long a statement waits for another process's write lock;
+        ``retry_interval`` (seconds, on ``monotonic``) how often an unusable file is retried.
         """
-        ledger = cls(path, clock=clock, busy_timeout=busy_timeout)
+        ledger = cls(
+            path,
+            clock=clock,
+            busy_timeout=busy_timeout,
+            retry_interval=retry_interval,
+            monotonic=monotonic,
+        )
         ledger._limiter = anyio.CapacityLimiter(1)
         await anyio.to_thread.run_sync(ledger._open_sync, limiter=ledger._limiter)
         return ledger
@@ -141,7 +166,7 @@ class SqliteLedger:
 
     @property
     def degraded(self) -> bool:
-        """True once the file was given up for an in-memory ledger."""
+        """True while the file is out of use and this process's entries live in memory."""
         return self._fallback is not None
 
     # -- the LedgerStore protocol ---------------------------------------------------------
@@ -153,6 +178,7 @@ class SqliteLedger:
         try:
             await self._run(lambda conn: conn.execute(schema.UPSERT, row))
         except _Unavailable:
+            self._removed_offline.discard(entry.intent_id)
             await self._memory().record(entry)
 
     async def remove(self, intent_id: str) -> None:
@@ -160,6 +186,7 @@ class SqliteLedger:
         try:
             await self._run(lambda conn: conn.execute(schema.DELETE, (intent_id,)))
         except _Unavailable:
+            self._removed_offline.add(intent_id)
             await self._memory().remove(intent_id)
 
     async def heartbeat(self, owner: OwnerInfo) -> None:
@@ -171,9 +198,12 @@ class SqliteLedger:
             await self._memory().heartbeat(owner)
 
     async def entries(self) -> list[LedgerEntry]:
-        """Every entry, oldest first; rows that cannot be read are logged and skipped."""
+        """Every entry, oldest first; rows that cannot be read are logged and skipped.
+
+        While the file is out of use, only this process's entries are known.
+        """
         try:
-            return await self._run(_read_entries)
+            return await self._run(rows.read_entries)
         except _Unavailable:
             return await self._memory().entries()
 
@@ -188,17 +218,19 @@ class SqliteLedger:
         try:
             return await self._run(
                 functools.partial(
-                    self._claim_sync,
+                    rows.claim,
                     intent_id=intent_id,
                     new_owner=new_owner,
                     stale_after=stale_after,
+                    now=self._clock(),
                 )
             )
         except _Unavailable:
             return await self._memory().claim(intent_id, new_owner, stale_after=stale_after)
 
     async def orphans(self, *, me: OwnerInfo, stale_after: float) -> list[LedgerEntry]:
-        """Entries whose owner is gone (dead on this host, or silent for ``stale_after`` s).
+        """Entries whose owner is gone (dead on this host, or silent for ``stale_after`` s
+        on another).
 
         Never ``me``'s entries nor a live owner's. Listing is not owning: `claim` each one
         before closing its session, since another pool may be reaping the same entries.
@@ -206,7 +238,7 @@ class SqliteLedger:
         return find_orphans(await self.entries(), me=me, stale_after=stale_after, now=self._clock())
 
     async def aclose(self) -> None:
-        """Close the file; later calls raise RuntimeError. Idempotent."""
+        """Close the file; later calls raise `CoordinationError`. Idempotent."""
         self._closed = True
         if self._limiter is not None:
             await anyio.to_thread.run_sync(self._close_sync, limiter=self._limiter)
@@ -219,20 +251,27 @@ class SqliteLedger:
 
     def _memory(self) -> MemoryLedger:
         if self._closed:
-            raise RuntimeError("the ledger is closed")
+            raise CoordinationError("the ledger is closed")
         if self._fallback is None:  # only reachable when `open` was skipped
-            raise RuntimeError("the ledger was not opened; use `await SqliteLedger.open(...)`")
+            raise CoordinationError("the ledger was not opened; use `await SqliteLedger.open(...)`")
         return self._fallback
 
     async def _run(self, op: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``op`` on the connection in the worker thread; `_Unavailable` if there is none."""
-        if self._conn is None or self._limiter is None:
+        """Run ``op`` on the file in the worker thread; `_Unavailable` when it is out of use."""
+        if self._closed or self._limiter is None:
             raise _Unavailable
+        if self._fallback is not None and not self._retry_due():
+            raise _Unavailable  # skip the thread hop until the next retry is due
         return await anyio.to_thread.run_sync(self._call, op, limiter=self._limiter)
 
+    def _retry_due(self) -> bool:
+        return self._retry_at is not None and self._monotonic() >= self._retry_at
+
     def _call(self, op: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Worker-thread side of `_run`: one statement (or transaction), or degrade on failure."""
+        """Worker-thread side of `_run`: one statement (or transaction) on the file."""
         with self._lock:
+            if self._fallback is not None and not self._recover_locked():
+                raise _Unavailable
             conn = self._conn
             if conn is None:
                 raise _Unavailable
@@ -241,81 +280,85 @@ class SqliteLedger:
             except _CALLER_ERRORS:
                 raise  # a bad value, not a bad file: the caller should hear about it
             except sqlite3.Error as exc:
-                self._degrade(conn, exc)
+                self._degrade_locked(conn, exc)
                 raise _Unavailable from exc
 
-    def _claim_sync(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        intent_id: str,
-        new_owner: OwnerInfo,
-        stale_after: float,
-    ) -> bool:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            won = False
-            now = self._clock()
-            row = conn.execute(schema.SELECT_ONE, (intent_id,)).fetchone()
-            entry = None if row is None else _decode(row)
-            if entry is not None and owner_is_gone(
-                entry.owner, entry.heartbeat_at, me=new_owner, stale_after=stale_after, now=now
-            ):
-                cursor = conn.execute(
-                    schema.CLAIM,
-                    (
-                        *schema.owner_params(new_owner),
-                        now,
-                        intent_id,
-                        *schema.owner_params(entry.owner),
-                        entry.heartbeat_at,
-                    ),
-                )
-                won = cursor.rowcount == 1
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return won
+    def _degrade_locked(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> None:
+        """Go to memory for now, keeping this process's entries. Called under the lock.
 
-    def _degrade(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> None:
-        """Give up the file for memory, keeping this process's entries. Called under the lock.
-
-        Entries of this process are carried over (when the file can still be read) so that its
-        later ``remove`` and ``entries`` calls stay coherent. Other processes' entries stay in
-        the file for whoever can still use it.
+        Entries of this process are carried over (when the file can still be read, as it can
+        under another writer's lock in WAL mode) so that its later calls stay coherent. A
+        lock leaves the connection open for the retry; any other failure closes it.
         """
         seed: list[LedgerEntry] = []
         try:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            rows = conn.execute(
-                schema.SELECT_BY_PROCESS, (socket.gethostname(), os.getpid())
-            ).fetchall()
-            seed = [entry for entry in map(_decode, rows) if entry is not None]
+            seed = rows.read_process_entries(conn, socket.gethostname(), os.getpid())
         except sqlite3.Error:
             pass
-        self._conn = None
-        _close_quietly(conn)
-        self._fall_back(exc, seed)
+        if not _is_busy(exc):
+            self._conn = None
+            close_quietly(conn)
+        self._fall_back(exc, seed, retry=True)
 
-    def _fall_back(self, exc: BaseException, seed: list[LedgerEntry]) -> None:
+    def _fall_back(self, exc: BaseException, seed: list[LedgerEntry], *, retry: bool) -> None:
         self._fallback = MemoryLedger(clock=self._clock, entries=seed)
+        self._removed_offline = set()
+        self._retry_at = self._monotonic() + self._retry_interval if retry else None
         logger.warning(
-            "session ledger %s cannot be used (%s: %s); keeping it in memory instead, so "
-            "sessions of this process will not be reaped if it crashes",
+            "session ledger %s cannot be used (%s: %s); keeping this process's entries in "
+            "memory %s",
             self._path,
             type(exc).__name__,
             exc,
+            "and trying the file again" if retry else "(the file is left as it is)",
         )
+
+    def _recover_locked(self) -> bool:
+        """Try the file again and write back what memory holds; True once it is back.
+
+        Runs under the lock, with a short lock wait so that the caller it runs for is not held
+        up by another process's long write; a failure only moves the next try.
+        """
+        fallback = self._fallback
+        if fallback is None:
+            return True
+        if self._retry_at is None or self._monotonic() < self._retry_at:
+            return False
+        self._retry_at = self._monotonic() + self._retry_interval
+        conn = self._conn
+        try:
+            if conn is None:
+                conn = self._conn = self._connect()
+            conn.execute(f"PRAGMA busy_timeout = {_PROBE_BUSY_MS}")
+            try:
+                rows.write_back(
+                    conn,
+                    removed=self._removed_offline,
+                    entries=fallback.snapshot(),
+                    now=self._clock(),
+                )
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        except (OSError, sqlite3.Error, CorruptLedger, LedgerFileError, schema.SchemaError) as exc:
+            logger.debug("session ledger %s still unusable: %s", self._path, exc)
+            if conn is not None and not _is_busy(exc) and self._conn is conn:
+                self._conn = None
+                close_quietly(conn)
+            return False
+        self._fallback = None
+        self._removed_offline = set()
+        self._retry_at = None
+        logger.info("session ledger %s is usable again; back on the file", self._path)
+        return True
 
     def _open_sync(self) -> None:
         try:
             try:
                 self._conn = self._connect()
-            except _CorruptError as exc:
-                aside = _set_aside(self._path, exc)
+            except CorruptLedger as exc:
+                aside = set_aside(self._path, exc)
                 logger.warning(
                     "session ledger %s is unreadable (%s); %s and started a fresh one",
                     self._path,
@@ -323,108 +366,16 @@ class SqliteLedger:
                     f"moved it to {aside.name}" if aside else "another process replaced it",
                 )
                 self._conn = self._connect()
-        except (OSError, sqlite3.Error, _CorruptError, schema.NewerSchemaError) as exc:
-            self._fall_back(exc, [])
+        except schema.NewerSchemaError as exc:
+            self._fall_back(exc, [], retry=False)
+        except (OSError, sqlite3.Error, CorruptLedger) as exc:
+            self._fall_back(exc, [], retry=True)
 
     def _connect(self) -> sqlite3.Connection:
-        """Open and check the file; `_CorruptError` when it should be set aside."""
-        inode = _prepare_file(self._path)
-        conn = sqlite3.connect(
-            self._path,
-            timeout=self._busy_timeout,
-            isolation_level=None,  # no implicit transactions: every statement commits alone
-            check_same_thread=False,  # used from anyio's worker threads, one at a time
-        )
-        try:
-            check = conn.execute("PRAGMA quick_check").fetchall()
-            if check != [("ok",)]:
-                raise _CorruptError(f"quick_check: {check[:3]}", inode)
-            schema.prepare(conn)  # before any pragma that writes: a foreign file stays as found
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.DatabaseError as exc:
-            _close_quietly(conn)
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _CORRUPT_CODES:
-                raise _CorruptError(str(exc), inode) from exc
-            raise
-        except schema.SchemaError as exc:
-            _close_quietly(conn)
-            raise _CorruptError(str(exc), inode) from exc
-        except BaseException:
-            _close_quietly(conn)
-            raise
-        return conn
+        return connect(self._path, busy_timeout=self._busy_timeout)
 
     def _close_sync(self) -> None:
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
-            _close_quietly(conn)
-
-
-def _read_entries(conn: sqlite3.Connection) -> list[LedgerEntry]:
-    rows = conn.execute(schema.SELECT_ALL).fetchall()
-    return [entry for entry in map(_decode, rows) if entry is not None]
-
-
-def _decode(row: tuple[object, ...]) -> LedgerEntry | None:
-    """One row as an entry, or None (with a warning) when a value cannot be read back."""
-    try:
-        return schema.row_to_entry(row)
-    except (ValueError, TypeError) as exc:
-        logger.warning("skipping an unreadable session ledger row %r: %s", row[:1], exc)
-        return None
-
-
-def _close_quietly(conn: sqlite3.Connection) -> None:
-    with contextlib.suppress(sqlite3.Error):
-        conn.close()
-
-
-def _prepare_file(path: Path) -> int:
-    """Create the directory (0700) and the file (0600) before SQLite does; return its inode.
-
-    SQLite would create the file with the umask's mode (often world-readable); creating it
-    first with ``os.open(..., 0o600)`` closes that window, and the WAL and shm files SQLite
-    adds later copy the main file's mode.
-    """
-    parent = path.parent
-    if not parent.is_dir():
-        parent.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            parent.mkdir(mode=0o700)
-            os.chmod(parent, 0o700)  # mkdir's mode is filtered by the umask
-        except FileExistsError:
-            pass  # another process made it first; its mode is its own business
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        info = os.fstat(fd)
-    finally:
-        os.close(fd)
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        os.chmod(path, 0o600)
-    return info.st_ino
-
-
-def _set_aside(path: Path, exc: _CorruptError) -> Path | None:
-    """Rename a corrupt ledger (and its WAL and shm files) to ``<name>.corrupt-<timestamp>``.
-
-    Returns None when the file at ``path`` is no longer the one found corrupt, because another
-    process already set it aside and made a fresh one, which must not be moved in turn.
-    """
-    try:
-        if os.stat(path).st_ino != exc.inode:
-            return None
-    except FileNotFoundError:
-        return None
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    counter = 1
-    while target.exists():
-        target = path.with_name(f"{path.name}.corrupt-{stamp}-{counter}")
-        counter += 1
-    os.rename(path, target)
-    for suffix in ("-wal", "-shm"):  # SQLite's names, so the copy still opens with its WAL
-        with contextlib.suppress(FileNotFoundError):
-            os.rename(path.with_name(path.name + suffix), target.with_name(target.name + suffix))
-    return target
+            close_quietly(conn)

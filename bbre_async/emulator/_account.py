@@ -6,7 +6,7 @@ from typing import Any
 
 from bbre_async.emulator._engine import Engine
 from bbre_async.emulator._state import Account, iso, to_usd
-from bbre_async.emulator._validate import epoch_ms, non_negative_int
+from bbre_async.emulator._validate import lenient_epoch_ms, lenient_int
 
 DAY_MS = 86_400_000
 
@@ -15,13 +15,20 @@ def history(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str,
     """Newest first; ``status`` and a ``startDate``/``endDate`` window on ``createdAt``.
 
     An unknown status filter matches nothing (as the sessions listing does). ``total`` counts
-    the filtered rows at the time of the call, so it shifts while new tasks arrive.
+    the filtered rows at the time of the call, so it shifts while new tasks arrive. Lenient as
+    the vendor's page says: a date that cannot be read is ignored, ``limit``/``offset`` are
+    read as ``/account/sessions`` reads them. Dates are on the server's clock.
     """
     wanted = body.get("status")
-    start = epoch_ms(body, "startDate")
-    end = epoch_ms(body, "endDate")
-    limit = non_negative_int(body, "limit", 50)
-    offset = non_negative_int(body, "offset", 0)
+    offset_ms = engine.time.offset_ms
+    start = lenient_epoch_ms(body, "startDate")
+    end = lenient_epoch_ms(body, "endDate")
+    if start is not None:
+        start -= offset_ms
+    if end is not None:
+        end -= offset_ms
+    limit = lenient_int(body, "limit", 50, low=1)
+    offset = lenient_int(body, "offset", 0, low=0)
     engine.settle_due_tasks(account, engine.now_ms())
     rows: list[dict[str, Any]] = []
     total = 0
@@ -35,7 +42,7 @@ def history(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str,
         if wanted is not None and task.status != wanted:
             continue
         if offset <= total < stop:
-            rows.append(task.history_json())
+            rows.append(task.history_json(offset_ms))
         total += 1
     return {"tasks": rows, "pagination": {"total": total, "limit": limit, "offset": offset}}
 
@@ -64,7 +71,7 @@ def info(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, An
             "email": account.email,
             "status": account.status,
             "balance": to_usd(account.balance_micros),
-            "createdAt": iso(account.created_ms),
+            "createdAt": iso(engine.time.said_ms(account.created_ms)),
         },
         "statistics": {
             "totalRequests": total,

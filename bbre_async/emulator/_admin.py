@@ -16,6 +16,13 @@ process. No API key is involved; when ``admin_token`` is set, calls must send it
   ``re:...``); ``{"clear": true}`` removes every rule.
 - ``POST /_emulator/accounts``: add an account (``api_key``, ``name``, ``status``, ``balance``)
   or, for a known ``name``, change its ``status`` and/or ``balance``.
+- ``POST /_emulator/clock``: ``{"offset": -120}`` puts the server's clock 120 s behind (what it
+  says in timestamps and ``Date``; see ``EmulatorSettings.clock_offset``).
+- ``POST /_emulator/expiry``: ``{"form": "past"}`` picks what ``expiresAt`` says (see
+  ``EmulatorSettings.expiry_form``).
+- ``POST /_emulator/closes``: ``{"kind": "error", "duration": 30}`` fails every close for 30
+  clock seconds (``"timeout"``: no answer; no ``duration``: until lifted); ``{"kind": null}``
+  lifts it. ``create_bad_gateway`` and the other rates go through ``/_emulator/faults``.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import orjson
 from aiohttp import web
 
 from bbre_async.emulator._engine import Engine
-from bbre_async.emulator._settings import AccountSpec
+from bbre_async.emulator._settings import CLOSE_FAILURES, AccountSpec
 from bbre_async.emulator._targets import TargetRule
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -116,6 +123,26 @@ def add_admin_routes(app: web.Application, engine: Engine) -> None:
             engine.add_account(AccountSpec(**body))
         return {"accounts": sorted(engine.accounts)}
 
+    def clock(body: dict[str, Any]) -> Any:
+        engine.time.set_offset(body["offset"])
+        return {"clock_offset": engine.time.offset}
+
+    def expiry(body: dict[str, Any]) -> Any:
+        engine.time.set_expiry_form(body["form"])
+        return {"expiry_form": engine.time.expiry_form}
+
+    def closes(body: dict[str, Any]) -> Any:
+        kind = body.get("kind")
+        if kind is not None and kind not in CLOSE_FAILURES:
+            raise ValueError(f"kind must be one of {list(CLOSE_FAILURES)} or null")
+        engine.fail_closes(kind, body.get("duration"))
+        now = engine.now_ms()
+        left = engine.faults.closes_remaining_ms(now)
+        return {
+            "failing_closes": engine.faults.close_failure(now),
+            "remaining": None if left is None else left / 1000,
+        }
+
     app.router.add_get("/_emulator/state", guarded(state))
     for path, fn in (
         ("reset", reset),
@@ -125,5 +152,8 @@ def add_admin_routes(app: web.Application, engine: Engine) -> None:
         ("latency", latency),
         ("script", script),
         ("accounts", accounts),
+        ("clock", clock),
+        ("expiry", expiry),
+        ("closes", closes),
     ):
         app.router.add_post(f"/_emulator/{path}", guarded(fn))

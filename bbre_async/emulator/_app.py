@@ -2,6 +2,9 @@
 
 No aiohttp middlewares: each route gets a closure that does faults, auth, body parsing, latency,
 the operation and the envelope in one place, which keeps the hot path short and easy to read.
+Each answer states the server's ``Date`` itself when the server's clock is not the wall clock
+(a ``clock_offset`` or an injected clock); otherwise aiohttp's own ``Date`` is right. (A
+response hook would do it in one place, but costs every answer a signal dispatch.)
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from bbre_async.emulator._admin import add_admin_routes
 from bbre_async.emulator._engine import Engine
 from bbre_async.emulator._envelope import (
     ApiError,
+    Hangup,
     bad_gateway,
     error_response,
     ok,
@@ -37,7 +41,7 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str, SyncOp | AsyncOp, bool], ...] = (
     ("/session/create", ("POST",), "session/create", _sessions.create, False),
     ("/session/request", ("POST",), "session/request", _sessions.request, True),
     ("/session/status", ("POST",), "session/status", _sessions.status, False),
-    ("/session/close", ("POST",), "session/close", _sessions.close, False),
+    ("/session/close", ("POST",), "session/close", _sessions.close, True),
     ("/account/sessions", ("POST",), "account/sessions", _sessions.listing, False),
     ("/account/history", ("POST",), "account/history", _account.history, False),
     ("/account/balance", ("GET", "POST"), "account/balance", _account.balance, False),
@@ -66,11 +70,23 @@ async def _injected(
         _abort(request)
         return web.Response(status=500)  # never written: the connection is gone
     await request.read()  # keep the connection reusable
-    if kind == "bad_gateway":
+    if kind == "bad_gateway" or kind == "create_bad_gateway":
         return bad_gateway()
     if kind == "rate_limit":
         return error_response(rate_limited(engine.faults.faults.retry_after))
     return error_response(ApiError(500, "SERVICE_ERROR"))
+
+
+#: Faults that let the call be processed, then spoil its answer.
+_AFTER_PROCESSING = frozenset({"lost_answer", "garbled_answer"})
+
+
+def _garbled(response: web.Response) -> web.Response:
+    """The first half of ``response``'s body, same status: processed, but unreadable."""
+    body = response.body if isinstance(response.body, bytes) else b""
+    return web.Response(
+        body=body[: len(body) // 2], status=response.status, headers=response.headers
+    )
 
 
 def _handler(
@@ -80,11 +96,18 @@ def _handler(
     sync_op = None if is_async else cast(SyncOp, op)
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        response = await answer(request)
+        time = engine.time  # replaced on reset: read it per call
+        if time.sends_date:
+            response.headers["Date"] = time.date_header()
+        return response
+
+    async def answer(request: web.Request) -> web.StreamResponse:
         headers = request.headers
         key = headers.get("x-api-key") or headers.get("apikey")
         faults = engine.faults
         fault = faults.pick(endpoint) if faults.active else None
-        if fault is not None and fault != "lost_answer":
+        if fault is not None and fault not in _AFTER_PROCESSING:
             return await _injected(engine, request, fault, engine.by_key.get(key or ""))
         account: Account | None = None
         try:
@@ -102,14 +125,20 @@ def _handler(
             response = ok(payload)
         except ApiError as error:
             response = error_response(error)
+        except Hangup:
+            _abort(request)
+            return web.Response(status=500)  # never written: the connection is gone
         except Exception:
             engine.internal_errors += 1
             log.exception("emulator: unexpected error on %s", endpoint)
             response = error_response(ApiError(500, "SERVICE_ERROR"))
-        if fault == "lost_answer":
+        if fault is not None:  # a fault that lets the call be processed first
             engine.count_fault(fault, account)
-            engine.count_lost(endpoint, account)
-            _abort(request)
+            if fault == "lost_answer":
+                engine.count_lost(endpoint, account)
+                _abort(request)
+            else:
+                response = _garbled(response)
         return response
 
     return handle

@@ -1,15 +1,17 @@
 """``bbre-async emulator``: run the emulator from a shell until Ctrl-C or SIGTERM.
 
 The first line on stdout is the base URL and nothing else, so scripts can read it (useful with
-``--port 0``); everything else goes to stderr. The same server answers OrchestratorHQ's API
-under ``/api`` (keys from ``--orchestrator-key``); the second stderr line shows its base URL
-and key.
+``--port 0``); everything else goes to stderr. The first stderr line names the BBRE keys it
+accepts; the same server answers OrchestratorHQ's API under ``/api`` (keys from
+``--orchestrator-key``), and the second stderr line shows its base URL and key. A port that
+cannot be bound is one line on stderr and exit status 1, never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
 from typing import Any
 
@@ -17,8 +19,12 @@ import click
 
 from bbre_async.emulator._server import Emulator
 from bbre_async.emulator._settings import (
+    CLOSE_FAILURES,
+    EXPIRY_FORMS,
     AccountSpec,
+    CloseFailure,
     EmulatorSettings,
+    ExpiryForm,
     Faults,
     Latency,
 )
@@ -41,15 +47,23 @@ FAULT_ALIASES = {
     "reset": "drop",
     "lost": "lost_answer",
     "lost_answer": "lost_answer",
+    "garbled": "garbled_answer",
+    "garbled_answer": "garbled_answer",
+    "create502": "create_bad_gateway",
+    "create_bad_gateway": "create_bad_gateway",
     "lag": "listing_lag",
     "listing_lag": "listing_lag",
     "retry_after": "retry_after",
 }
 
 
-def parse_faults(specs: tuple[str, ...], endpoints: tuple[str, ...]) -> Faults:
+def parse_faults(
+    specs: tuple[str, ...],
+    endpoints: tuple[str, ...],
+    failing_closes: CloseFailure | None = None,
+) -> Faults:
     """``("500=0.03", "lost=0.01")`` as ``Faults``; raises ``click.BadParameter``."""
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {"failing_closes": failing_closes}
     for spec in specs:
         name, sep, value = spec.partition("=")
         field = FAULT_ALIASES.get(name.strip().lower())
@@ -86,6 +100,9 @@ def build_settings(
     seed: int | None = None,
     admin_token: str | None = None,
     orchestrator_keys: tuple[str, ...] = (),
+    clock_offset: float = 0.0,
+    expiry_form: ExpiryForm = "normal",
+    session_retention: float = 3600.0,
 ) -> EmulatorSettings:
     """Settings from command-line values; accounts are named ``account1``, ``account2``…
     and OrchestratorHQ organisations ``org1``, ``org2``… (default key ``orch_test_key``)."""
@@ -108,7 +125,12 @@ def build_settings(
         sweep_interval=sweep_interval if sweep_interval > 0 else None,
         seed=seed,
         admin_token=admin_token,
-        orchestrator=OrchestratorSettings(orgs=orgs, seed=seed),
+        orchestrator=OrchestratorSettings(
+            orgs=orgs, seed=seed, session_retention=session_retention
+        ),
+        clock_offset=clock_offset,
+        expiry_form=expiry_form,
+        session_retention=session_retention,
     )
 
 
@@ -123,11 +145,13 @@ async def serve(settings: EmulatorSettings, host: str, port: int) -> None:
             installed.append(sig)
     emulator = Emulator(settings)
     try:
-        url = await emulator.start(host, port)
+        try:
+            url = await emulator.start(host, port)
+        except OSError as exc:
+            raise click.ClickException(_cannot_listen(host, port, exc)) from None
         click.echo(url)
-        names = ", ".join(f"{a.name} ({a.status})" for a in settings.accounts)
         click.echo(
-            f"BBRE emulator on {url}; accounts: {names}; time scale "
+            f"BBRE emulator on {url}; {_keys(settings)}; time scale "
             f"{settings.time_scale:g}; state at {url}/_emulator/state",
             err=True,
         )
@@ -143,8 +167,32 @@ async def serve(settings: EmulatorSettings, host: str, port: int) -> None:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-        await emulator.stop()
-        click.echo("BBRE emulator stopped", err=True)
+        if emulator.running:
+            await emulator.stop()
+            click.echo("BBRE emulator stopped", err=True)
+
+
+def _keys(settings: EmulatorSettings) -> str:
+    """``API key test-key (account1)``: the emulator's keys are test values, shown so a user
+    knows what to send; suspended and inactive ones say so."""
+    shown = [
+        a.api_key + (f" ({a.name})" if a.status == "active" else f" ({a.name}, {a.status})")
+        for a in settings.accounts
+    ]
+    return ("API key " if len(shown) == 1 else "API keys ") + ", ".join(shown)
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: the port is already in use (another emulator?); "
+            "pick another --port, or --port 0 for a free one"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot listen on {where}: permission denied; use a port above 1023"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"cannot listen on {where}: {reason}"
 
 
 @click.command("emulator")
@@ -201,7 +249,9 @@ async def serve(settings: EmulatorSettings, host: str, port: int) -> None:
     "fault_specs",
     multiple=True,
     metavar="KIND=VALUE",
-    help="A fault rate, e.g. 500=0.03, 429=0.01, 502=0.01, drop=0.01, lost=0.01; "
+    help="A fault rate, e.g. 500=0.03, 429=0.01, 502=0.01, drop=0.01, lost=0.01, "
+    "create502=0.2 (a proxy's 502 before a create reaches the server), garbled=0.01 (a 200 "
+    "whose body is cut in half); "
     "or lag=SECONDS (listing lag), retry_after=SECONDS. Repeatable.",
 )
 @click.option(
@@ -240,6 +290,39 @@ async def serve(settings: EmulatorSettings, host: str, port: int) -> None:
     help="An OrchestratorHQ key (Bearer) the API under /api accepts (repeatable). "
     "Default: orch_test_key.",
 )
+@click.option(
+    "--clock-offset",
+    default=0.0,
+    show_default=True,
+    type=float,
+    metavar="SECONDS",
+    help="Put the server's clock SECONDS ahead (negative: behind) in every timestamp it "
+    "sends and in its Date header; expiry itself still runs on the real clock.",
+)
+@click.option(
+    "--expiry-form",
+    default="normal",
+    show_default=True,
+    type=click.Choice(EXPIRY_FORMS),
+    help="What expiresAt says in create and status answers (the session lives its granted "
+    "life all the same).",
+)
+@click.option(
+    "--failing-closes",
+    default=None,
+    type=click.Choice(CLOSE_FAILURES),
+    help="Fail every /session/close (500, or no answer) until lifted with "
+    'POST /_emulator/closes {"kind": null}; the sessions stay active.',
+)
+@click.option(
+    "--session-retention",
+    default=3600.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Emulated seconds an ended session stays stored (listed, readable) before the "
+    "server forgets it.",
+)
 @click.option("--seed", default=None, type=int, help="Seed of the fault and jitter RNG.")
 @click.option(
     "--admin-token",
@@ -261,6 +344,10 @@ def emulator_command(
     jitter: float,
     sweep_interval: float,
     orchestrator_keys: tuple[str, ...],
+    clock_offset: float,
+    expiry_form: ExpiryForm,
+    failing_closes: CloseFailure | None,
+    session_retention: float,
     seed: int | None,
     admin_token: str | None,
 ) -> None:
@@ -276,13 +363,16 @@ def emulator_command(
             inactive_keys=inactive_keys,
             balance=balance,
             time_scale=time_scale,
-            faults=parse_faults(fault_specs, fault_endpoints),
+            faults=parse_faults(fault_specs, fault_endpoints, failing_closes),
             latency=latency,
             jitter=jitter,
             sweep_interval=sweep_interval,
             seed=seed,
             admin_token=admin_token,
             orchestrator_keys=orchestrator_keys,
+            clock_offset=clock_offset,
+            expiry_form=expiry_form,
+            session_retention=session_retention,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

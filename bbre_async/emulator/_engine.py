@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
+import math
 import random
 import secrets
-import uuid
 from typing import Any
 
 from bbre_async.emulator._billing import refund
 from bbre_async.emulator._clock import Clock
 from bbre_async.emulator._envelope import ApiError
 from bbre_async.emulator._faults import FaultInjector
+from bbre_async.emulator._server_time import ServerTime
 from bbre_async.emulator._settings import (
     ACCOUNT_STATUSES,
     MODES,
     AccountSpec,
+    CloseFailure,
     EmulatorSettings,
     Faults,
     Latency,
@@ -84,8 +87,9 @@ class Engine:
         self._initialize()
 
     def reset(self) -> None:
-        """Forget every session, task and counter; accounts, faults, latency and scripts go
-        back to what the settings say. The clock is kept."""
+        """Forget every session, task and counter; accounts, faults, latency, scripts, the
+        clock offset and the expiry form go back to what the settings say. The clock is kept."""
+        self.faults.release_all()
         self._initialize()
 
     def _initialize(self) -> None:
@@ -93,6 +97,14 @@ class Engine:
         self.rng = random.Random(settings.seed)
         self.targets = Targets(settings.targets)
         self.faults = FaultInjector(settings.faults, self.rng)
+        self.time = ServerTime(self.clock, settings.clock_offset, settings.expiry_form)
+        retention = settings.session_retention
+        self.retention_ms: int | None = (
+            self.scaled_ms(retention) if math.isfinite(retention) else None
+        )
+        self._task_ids = itertools.count(1)
+        run = f"{secrets.randbits(80):020x}"  # 8-4-4-4 hex of the UUID shape, per run
+        self._task_prefix = f"{run[:8]}-{run[8:12]}-{run[12:16]}-{run[16:20]}-"
         self.latency = settings.latency
         self.latency_on = settings.latency.enabled
         self.accounts: dict[str, Account] = {}
@@ -119,6 +131,19 @@ class Engine:
 
     def set_faults(self, faults: Faults) -> None:
         self.faults.set(faults)
+
+    def fail_closes(self, kind: CloseFailure | None, duration: float | None = None) -> None:
+        """Fail every close as ``kind`` for ``duration`` clock seconds (``None``: until lifted);
+        ``kind=None`` lifts a failure now (held ``"timeout"`` closes are then dropped)."""
+        if duration is not None and (
+            isinstance(duration, bool)
+            or not isinstance(duration, int | float)
+            or not duration >= 0
+            or not math.isfinite(duration)
+        ):
+            raise ValueError("duration must be a finite number of seconds >= 0, or None")
+        until = None if duration is None else self.now_ms() + round(duration * 1000)
+        self.faults.fail_closes(kind, until)
 
     def add_account(self, spec: AccountSpec) -> Account:
         if spec.api_key in self.by_key or spec.name in self.accounts:
@@ -181,9 +206,10 @@ class Engine:
     def new_session_id() -> str:
         return "session_" + secrets.token_hex(12)
 
-    @staticmethod
-    def new_task_id() -> str:
-        return str(uuid.uuid4())
+    def new_task_id(self) -> str:
+        """A UUID-shaped id, unique in this emulator: a random run prefix and a counter
+        (a ``uuid4`` per task cost 5 % of the emulator's CPU)."""
+        return f"{self._task_prefix}{next(self._task_ids):012x}"
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -204,13 +230,44 @@ class Engine:
             raise ApiError(404, "SESSION_NOT_FOUND")
         return session
 
+    def add_session(self, session: SessionRecord, now_ms: int) -> None:
+        """Store a new, active session (and forget what the retention lets go)."""
+        account = session.account
+        self.sessions[session.id] = session
+        account.sessions[session.id] = session
+        account.live[session.id] = session
+        self.prune(account, now_ms)
+
+    def end_session(self, session: SessionRecord, status: str, now_ms: int) -> None:
+        """Move an active session to ``closed`` or ``expired`` (its slot is free)."""
+        session.status = status
+        if session.ended_ms is None:
+            session.ended_ms = now_ms
+            account = session.account
+            account.live.pop(session.id, None)
+            account.ended.append(session)
+
+    def prune(self, account: Account, now_ms: int) -> int:
+        """Forget sessions that ended longer than the retention ago; returns how many.
+        A listing lag keeps them at least as long as it looks back."""
+        if self.retention_ms is None:
+            return 0
+        lag = self.faults.faults.listing_lag
+        keep_ms = max(self.retention_ms, self.scaled_ms(lag) if lag else 0)
+        horizon = now_ms - keep_ms
+        ended = account.ended
+        forgotten = 0
+        while ended and (ended[0].ended_ms or 0) < horizon:
+            gone = ended.popleft()
+            account.sessions.pop(gone.id, None)
+            self.sessions.pop(gone.id, None)
+            forgotten += 1
+        return forgotten
+
     def expire(self, session: SessionRecord, now_ms: int) -> None:
         """Store the expiry of a past-due session (what the vendor calls processing it)."""
-        session.status = "expired"
-        session.ended_ms = now_ms
-        account = session.account
-        account.live.pop(session.id, None)
-        account.counters.sessions_expired += 1
+        self.end_session(session, "expired", now_ms)
+        session.account.counters.sessions_expired += 1
 
     def reconcile(self, session: SessionRecord, now_ms: int) -> None:
         """Lazy expiry, as ``/session/status``, ``/session/request`` and close do it."""
@@ -224,7 +281,8 @@ class Engine:
         return sum(1 for s in account.live.values() if s.expires_ms > now_ms)
 
     def sweep(self) -> int:
-        """Expire every past-due session in storage; the listing only learns expiry here."""
+        """Expire every past-due session in storage (the listing only learns expiry here),
+        then forget what the retention lets go. Returns how many sessions expired."""
         now = self.now_ms()
         count = 0
         for account in self.accounts.values():
@@ -232,6 +290,7 @@ class Engine:
             for session in due:
                 self.expire(session, now)
             count += len(due)
+            self.prune(account, now)
         return count
 
     def profile_of(self, session: SessionRecord) -> dict[str, Any]:
@@ -293,6 +352,10 @@ class Engine:
         return EmulatorState(
             now=now / 1000,
             time_scale=self.settings.time_scale,
+            clock_offset=self.time.offset,
+            expiry_form=self.time.expiry_form,
+            failing_closes=self.faults.close_failure(now),
+            stored_sessions=len(self.sessions),
             accounts={name: AccountState.of(a, now) for name, a in self.accounts.items()},
             faults=self.fault_totals,
             lost_answers=self.lost_totals,

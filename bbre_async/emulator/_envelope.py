@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from aiohttp import web
@@ -64,6 +64,10 @@ class ApiError(Exception):
         super().__init__(f"{status} {code}: {self.message}")
 
 
+class Hangup(Exception):
+    """No answer at all: the handler drops the connection (a server that timed out)."""
+
+
 def invalid(message: str, **details: Any) -> ApiError:
     """``400 INVALID_REQUEST`` naming what is wrong (``field`` and friends in details)."""
     return ApiError(400, "INVALID_REQUEST", message, details or None)
@@ -73,11 +77,15 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+#: Passed as ``headers=``: half the cost of ``content_type=``, which aiohttp parses each time.
+_JSON_HEADERS = {"Content-Type": JSON_TYPE}
+
+
 def ok(payload: dict[str, Any], status: int = 200) -> web.Response:
     """A success envelope around ``payload`` (whose keys sit at the top level)."""
     body = {"success": True, "service": SERVICE}
     body.update(payload)
-    return web.Response(body=orjson.dumps(body), status=status, content_type=JSON_TYPE)
+    return web.Response(body=orjson.dumps(body), status=status, headers=_JSON_HEADERS)
 
 
 def error_body(error: ApiError) -> dict[str, Any]:
@@ -88,12 +96,8 @@ def error_body(error: ApiError) -> dict[str, Any]:
 
 
 def error_response(error: ApiError) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(error_body(error)),
-        status=error.status,
-        content_type=JSON_TYPE,
-        headers=error.headers,
-    )
+    headers = _JSON_HEADERS if not error.headers else {**_JSON_HEADERS, **error.headers}
+    return web.Response(body=orjson.dumps(error_body(error)), status=error.status, headers=headers)
 
 
 def rate_limited(retry_after: float) -> ApiError:
@@ -132,6 +136,6 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return value
 
 
-def finite_number(value: Any) -> bool:
+def finite_number(value: Any) -> TypeGuard[int | float]:
     """True for int/float that are not bool, NaN or infinite (what a JSON validator accepts)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

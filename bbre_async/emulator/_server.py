@@ -19,7 +19,15 @@ from aiohttp import web
 
 from bbre_async.emulator._app import build_app
 from bbre_async.emulator._clock import Clock, SystemClock
-from bbre_async.emulator._settings import AccountSpec, EmulatorSettings, FaultKind, Faults, Latency
+from bbre_async.emulator._settings import (
+    AccountSpec,
+    CloseFailure,
+    EmulatorSettings,
+    ExpiryForm,
+    FaultKind,
+    Faults,
+    Latency,
+)
 from bbre_async.emulator._targets import ScriptHandle, TargetRule
 from bbre_async.emulator.orchestrator._engine import OrchestratorEngine
 from bbre_async.emulator.orchestrator._mount import (
@@ -102,6 +110,7 @@ class Emulator:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+        self.engine.faults.release_all()  # closes held by a "timeout" failure end now
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -205,13 +214,41 @@ class Emulator:
     def inject(self, kind: FaultKind, *, endpoint: str | None = None, count: int = 1) -> None:
         """Make the next ``count`` calls (to ``endpoint``, e.g. ``"session/create"``, or to any
         endpoint) fail as ``kind``: ``drop``, ``bad_gateway``, ``service_error``,
-        ``rate_limit`` or ``lost_answer``."""
+        ``rate_limit``, ``lost_answer`` or ``garbled_answer``."""
         self.engine.faults.script(kind, endpoint, count)
 
     def clear_faults(self) -> None:
         """No fault rates, no scripted faults."""
         self.engine.faults.clear_scripts()
         self.engine.set_faults(Faults())
+
+    def fail_closes(
+        self, kind: CloseFailure | None = "error", *, duration: float | None = None
+    ) -> None:
+        """Fail every ``/session/close`` for ``duration`` clock seconds (``None``: until
+        ``fail_closes(None)``); the sessions stay active. ``"error"`` answers ``500
+        SERVICE_ERROR``; ``"timeout"`` holds each close unanswered until the failure ends,
+        then drops the connection. ``state.account().closes_failed`` counts them."""
+        self.engine.fail_closes(kind, duration)
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds the server's clock is ahead of the emulator's (negative: behind)."""
+        return self.engine.time.offset
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Skew the server's clock: every timestamp it sends and its ``Date`` header move by
+        ``seconds``; lives and expiry do not (see ``EmulatorSettings.clock_offset``)."""
+        self.engine.time.set_offset(seconds)
+
+    @property
+    def expiry_form(self) -> ExpiryForm:
+        return self.engine.time.expiry_form
+
+    def set_expiry_form(self, form: ExpiryForm) -> None:
+        """What ``expiresAt`` says from now on in create and status answers: ``"normal"``,
+        ``"missing"``, ``"past"``, ``"equal_created"``, ``"day_too_far"``, ``"unparsable"``."""
+        self.engine.time.set_expiry_form(form)
 
     @property
     def latency(self) -> Latency:

@@ -1,24 +1,28 @@
 """``/session/*`` and ``/account/sessions``: the session lifecycle, as the vendor documents it.
 
-Quirks kept on purpose: create answers ``session`` at the top level, close answers under
+Quirks kept on purpose: create answers ``session`` at the top level (plus a top-level
+``sessionId``, which the vendor's account-sessions example reads), close answers under
 ``data``; status speaks epoch milliseconds, the listing ISO strings; the validator accepts a
 ``timeout`` of 60-3600 s but the controller grants 10-300 s; the listing shows a past-due
-session as ``active`` until something processes its expiry.
+session as ``active`` until something processes its expiry. Every timestamp is stated on the
+server's clock (``ServerTime``).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from bbre_async.emulator._billing import charge
 from bbre_async.emulator._engine import Engine
-from bbre_async.emulator._envelope import ApiError, finite_number, invalid
+from bbre_async.emulator._envelope import ApiError, Hangup, finite_number, invalid
 from bbre_async.emulator._settings import MODES, SENSIBILITIES
 from bbre_async.emulator._state import Account, SessionRecord, TaskRecord, iso, to_usd
 from bbre_async.emulator._validate import (
     choice,
-    non_negative_int,
+    lenient_int,
     optional_object,
     proxy,
     target_call,
@@ -66,24 +70,23 @@ def create(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, 
         fingerprint=fingerprint,
         proxy=proxy_value,
     )
-    engine.sessions[session.id] = session
-    account.live[session.id] = session
-    account.sessions.append(session)
+    engine.add_session(session, now)
     counters = account.counters
     counters.sessions_created += 1
     active = sum(1 for s in account.live.values() if s.expires_ms > now)
     if active > counters.peak_active_sessions:
         counters.peak_active_sessions = active
-    return {
-        "session": {
-            "id": session.id,
-            "status": "active",
-            "mode": mode,
-            "sensibility": sensibility,
-            "expiresAt": session.expires_ms,
-            "createdAt": now,
-        }
+    said = engine.time
+    created = said.said_ms(now)
+    answer: dict[str, Any] = {
+        "id": session.id,
+        "status": "active",
+        "mode": mode,
+        "sensibility": sensibility,
+        "createdAt": created,
     }
+    said.put_expiry(answer, created, said.said_ms(session.expires_ms))
+    return {"session": answer, "sessionId": session.id}
 
 
 async def request(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +110,8 @@ async def request(engine: Engine, account: Account, body: dict[str, Any]) -> dic
             counters.requests_on_closed += 1
             raise ApiError(400, "SESSION_CLOSED")
         counters.requests_on_expired += 1
-        raise ApiError(400, "SESSION_EXPIRED", details={"expiresAt": session.expires_ms})
+        expires = engine.time.said_ms(session.expires_ms)
+        raise ApiError(400, "SESSION_EXPIRED", details={"expiresAt": expires})
 
     price = engine.price_session[session.mode]
     charge(account, price)
@@ -191,17 +195,32 @@ def status(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, 
     """``POST /session/status``: epoch ms, and a past-due session is stored as expired first."""
     session = engine.find_session(account, body.get("sessionId"))
     engine.reconcile(session, engine.now_ms())
-    return {"session": session.status_json()}
+    said = engine.time
+    answer = session.status_json(said.offset_ms)
+    said.put_expiry(answer, answer["createdAt"], answer["expiresAt"])
+    return {"session": answer}
 
 
-def close(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, Any]:
+async def close(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /session/close``: frees the slot now; closing twice is ``400 SESSION_CLOSED``.
 
     An expired session cannot be closed; by default the answer is ``400 SESSION_CLOSED``
-    ("not active", the only 400 the vendor lists for close), see ``close_expired``.
+    ("not active", the only 400 the vendor lists for close), see ``close_expired``. While
+    ``Faults.failing_closes`` is on, nothing is closed: ``"error"`` answers ``500
+    SERVICE_ERROR``, ``"timeout"`` holds the call until the failure is lifted, then hangs up.
     """
-    session = engine.find_session(account, body.get("sessionId"))
+    if engine.latency_on:
+        await engine.pause("session/close")
     now = engine.now_ms()
+    failure = engine.faults.close_failure(now)
+    if failure is not None:
+        account.counters.closes_failed += 1
+        if failure == "error":
+            raise ApiError(500, "SERVICE_ERROR")
+        left_ms = engine.faults.closes_remaining_ms(now)
+        await engine.faults.hold_close(None if left_ms is None else left_ms / 1000)
+        raise Hangup
+    session = engine.find_session(account, body.get("sessionId"))
     engine.reconcile(session, now)
     if session.status == "closed":
         raise ApiError(400, "SESSION_CLOSED")
@@ -216,12 +235,9 @@ def close(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, A
             )
         if policy == "expired":
             raise ApiError(400, "SESSION_EXPIRED")
-    session.status = "closed"
+    engine.end_session(session, "closed", now)
     session.closed_ms = now
-    if session.ended_ms is None:
-        session.ended_ms = now
     session.cookies = {}
-    account.live.pop(session.id, None)
     account.counters.sessions_closed += 1
     return {"data": {"session": {"id": session.id, "status": "closed"}}}
 
@@ -231,17 +247,57 @@ def listing(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str,
 
     The status shown is the stored one, so expiry appears only once processed (sweep, or a
     status/request/close on that session). ``Faults.listing_lag`` further shows the account as
-    it was that many emulated seconds ago.
+    it was that many emulated seconds ago. The page is lenient, as the vendor's is: a
+    ``limit``/``offset`` that is not a number is ignored (defaults 20 and 0), numbers are
+    clamped (``limit >= 1``, ``offset >= 0``), an unknown ``status`` matches nothing.
+
+    Cost: an ``active`` page walks active sessions only, an unfiltered page skips straight
+    to its rows; only ``closed``/``expired`` filters walk the stored ended sessions, which the
+    retention bounds.
     """
     wanted = body.get("status")
-    limit = non_negative_int(body, "limit", 20)
-    offset = non_negative_int(body, "offset", 0)
+    limit = lenient_int(body, "limit", 20, low=1)
+    offset = lenient_int(body, "offset", 0, low=0)
+    offset_ms = engine.time.offset_ms
     lag = engine.faults.faults.listing_lag
-    view = engine.now_ms() - (engine.scaled_ms(lag) if lag else 0)
+    rows: list[dict[str, Any]]
+    if lag:
+        view = engine.now_ms() - engine.scaled_ms(lag)
+        rows, total = _lagged(account, wanted, view, limit, offset, offset_ms)
+    elif wanted is None or wanted == "active":
+        stored = account.sessions if wanted is None else account.live
+        total = len(stored)
+        page = islice(reversed(stored.values()), offset, offset + limit)
+        rows = [_listed(s, s.status, offset_ms) for s in page]
+    elif wanted in ("closed", "expired"):
+        matching = (s for s in reversed(account.sessions.values()) if s.status == wanted)
+        rows, total = _paged(matching, limit, offset, offset_ms)
+    else:
+        rows, total = [], 0
+    return {"sessions": rows, "pagination": {"total": total, "limit": limit, "offset": offset}}
+
+
+def _paged(
+    matching: Iterable[SessionRecord], limit: int, offset: int, offset_ms: int
+) -> tuple[list[dict[str, Any]], int]:
     rows: list[dict[str, Any]] = []
     total = 0
     end = offset + limit
-    for session in reversed(account.sessions):
+    for session in matching:
+        if offset <= total < end:
+            rows.append(_listed(session, session.status, offset_ms))
+        total += 1
+    return rows, total
+
+
+def _lagged(
+    account: Account, wanted: Any, view: int, limit: int, offset: int, offset_ms: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The listing as it was at ``view``: newer sessions missing, newer ends not shown."""
+    rows: list[dict[str, Any]] = []
+    total = 0
+    end = offset + limit
+    for session in reversed(account.sessions.values()):
         if session.created_ms > view:
             continue
         shown = session.status
@@ -250,12 +306,12 @@ def listing(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str,
         if wanted is not None and shown != wanted:
             continue
         if offset <= total < end:
-            rows.append(_listed(session, shown))
+            rows.append(_listed(session, shown, offset_ms))
         total += 1
-    return {"sessions": rows, "pagination": {"total": total, "limit": limit, "offset": offset}}
+    return rows, total
 
 
-def _listed(session: SessionRecord, shown: str) -> dict[str, Any]:
+def _listed(session: SessionRecord, shown: str, offset_ms: int) -> dict[str, Any]:
     closed = session.closed_ms if shown == "closed" else None
     return {
         "id": session.id,
@@ -264,7 +320,7 @@ def _listed(session: SessionRecord, shown: str) -> dict[str, Any]:
         "status": shown,
         "requestCount": session.request_count,
         "totalCharged": to_usd(session.charged_micros),
-        "expiresAt": iso(session.expires_ms),
-        "createdAt": iso(session.created_ms),
-        "closedAt": None if closed is None else iso(closed),
+        "expiresAt": iso(session.expires_ms + offset_ms),
+        "createdAt": iso(session.created_ms + offset_ms),
+        "closedAt": None if closed is None else iso(closed + offset_ms),
     }

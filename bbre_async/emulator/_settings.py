@@ -15,6 +15,15 @@ from typing import Any, Literal
 
 import attrs
 
+from bbre_async.emulator._fault_settings import (
+    CLOSE_FAILURES,
+    ENDPOINTS,
+    FAULT_KINDS,
+    CloseFailure,
+    FaultKind,
+    Faults,
+    check_endpoints,
+)
 from bbre_async.emulator._targets import TargetRule
 from bbre_async.emulator.orchestrator._settings import OrchestratorSettings
 
@@ -22,45 +31,40 @@ MODES = ("passive", "adaptive")
 SENSIBILITIES = ("low", "medium", "high")
 ACCOUNT_STATUSES = ("active", "suspended", "inactive")
 
-#: Names of the BBRE endpoints, as used to select latency and faults. ``/request/sync`` is an
-#: alias of ``/request/execute`` and shares its name.
-ENDPOINTS = (
-    "session/create",
-    "session/request",
-    "session/status",
-    "session/close",
-    "account/sessions",
-    "account/history",
-    "account/balance",
-    "account/info",
-    "request/create",
-    "request/result",
-    "request/execute",
-)
-
-FaultKind = Literal["drop", "bad_gateway", "service_error", "rate_limit", "lost_answer"]
-#: Fault kinds, in the order a single random draw is mapped onto them.
-FAULT_KINDS: tuple[FaultKind, ...] = (
-    "drop",
-    "bad_gateway",
-    "service_error",
-    "rate_limit",
-    "lost_answer",
-)
-
 CloseExpired = Literal["closed", "expired", "close"]
+
+ExpiryForm = Literal["normal", "missing", "past", "equal_created", "day_too_far", "unparsable"]
+#: What ``expiresAt`` says in ``/session/create`` and ``/session/status`` answers (the session
+#: itself always lives its granted life): see ``EmulatorSettings.expiry_form``.
+EXPIRY_FORMS: tuple[ExpiryForm, ...] = (
+    "normal",
+    "missing",
+    "past",
+    "equal_created",
+    "day_too_far",
+    "unparsable",
+)
+
+__all__ = [
+    "CLOSE_FAILURES",
+    "ENDPOINTS",
+    "EXPIRY_FORMS",
+    "FAULT_KINDS",
+    "AccountSpec",
+    "CloseFailure",
+    "EmulatorSettings",
+    "ExpiryForm",
+    "FaultKind",
+    "Faults",
+    "Latency",
+    "Prices",
+]
 
 
 def _frozen_map(
     value: Mapping[str, float] | Iterable[tuple[str, float]] | None,
 ) -> Mapping[str, float]:
     return MappingProxyType({str(k): float(v) for k, v in dict(value or {}).items()})
-
-
-def _check_endpoints(names: Iterable[str], what: str) -> None:
-    unknown = sorted(set(names) - set(ENDPOINTS))
-    if unknown:
-        raise ValueError(f"{what}: unknown endpoint(s) {unknown}; known: {list(ENDPOINTS)}")
 
 
 def _non_negative_values(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -119,7 +123,7 @@ class Latency:
     jitter: float = attrs.field(default=0.0, validator=_ge0)
 
     def __attrs_post_init__(self) -> None:
-        _check_endpoints(self.endpoints, "Latency.endpoints")
+        check_endpoints(self.endpoints, "Latency.endpoints")
         unknown = sorted(set(self.modes) - set(MODES))
         if unknown:
             raise ValueError(f"Latency.modes: unknown mode(s) {unknown}")
@@ -138,60 +142,6 @@ class Latency:
         if self.jitter:
             seconds += rng.uniform(0.0, self.jitter)
         return seconds
-
-
-def _rate(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"Faults.{attribute.name} is a probability and must be in [0, 1]")
-
-
-def _endpoint_set(value: Iterable[str] | None) -> frozenset[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = (value,)
-    names = frozenset(value)
-    _check_endpoints(names, "Faults.endpoints")
-    return names
-
-
-@attrs.frozen(kw_only=True)
-class Faults:
-    """Random faults, each a probability per call, drawn from the emulator's seeded RNG.
-
-    - ``drop``: the connection is aborted before anything is processed.
-    - ``bad_gateway``: an HTML ``502`` page, as a proxy in front of the API would send.
-    - ``service_error``: ``500 SERVICE_ERROR``; nothing is processed.
-    - ``rate_limit``: ``429 RATE_LIMIT_EXCEEDED`` with ``Retry-After`` and ``retryAfter``.
-    - ``lost_answer``: the call IS processed (a session created, a charge taken), then the
-      connection is aborted without an answer: the case that makes blind retries unsafe.
-
-    ``endpoints`` limits the rates to some endpoints (names as in ``ENDPOINTS``); ``None`` means
-    all. ``retry_after`` is sent as is (real seconds). ``listing_lag`` makes
-    ``/account/sessions`` show the account as it was that many emulated seconds ago (scaled by
-    ``time_scale``): newer sessions are missing and newer closes and expiries do not show yet.
-    Scripted faults (``Emulator.inject``) come on top of the rates.
-    """
-
-    drop: float = attrs.field(default=0.0, validator=_rate)
-    bad_gateway: float = attrs.field(default=0.0, validator=_rate)
-    service_error: float = attrs.field(default=0.0, validator=_rate)
-    rate_limit: float = attrs.field(default=0.0, validator=_rate)
-    lost_answer: float = attrs.field(default=0.0, validator=_rate)
-    endpoints: frozenset[str] | None = attrs.field(default=None, converter=_endpoint_set)
-    retry_after: float = attrs.field(default=1.0, validator=_ge0)
-    listing_lag: float = attrs.field(default=0.0, validator=_ge0)
-
-    def __attrs_post_init__(self) -> None:
-        if self.total_rate > 1.0 + 1e-9:
-            raise ValueError("the fault rates add up to more than 1")
-
-    @property
-    def total_rate(self) -> float:
-        return float(sum(getattr(self, kind) for kind in FAULT_KINDS))
-
-    def rates(self) -> dict[str, float]:
-        return {kind: getattr(self, kind) for kind in FAULT_KINDS}
 
 
 def _account_status(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -248,6 +198,11 @@ def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> N
         raise ValueError(f"{attribute.name} must be a finite number > 0")
 
 
+def _finite(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be a finite number")
+
+
 def _optional_positive(instance: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None:
         _positive(instance, attribute, value)
@@ -276,6 +231,30 @@ class EmulatorSettings:
 
     Stateless tasks: ``task_processing`` emulated seconds each (scaled), ``30 s`` default
     ``timeout``, and ``/request/execute`` gives up after ``execute_limit``.
+
+    Server clock: ``clock_offset`` puts the server's clock that many seconds ahead of the
+    emulator's clock (negative: behind), as a real server's clock may disagree with its
+    clients'. It changes what the server SAYS, never how it runs: every timestamp it sends
+    (``createdAt``, ``expiresAt``, ``closedAt``, history times, OrchestratorHQ's ``*_at``) and
+    its ``Date`` header are shifted, and ``startDate``/``endDate`` filters are read on the
+    server's clock, while lives, expiry and the sweep keep running on the emulator's clock.
+
+    Expiry forms: ``expiry_form`` picks what ``expiresAt`` says in ``/session/create`` and
+    ``/session/status`` answers, while the session lives its granted life all the same:
+    ``"normal"`` (the truth), ``"missing"`` (no ``expiresAt`` key), ``"past"`` (a minute before
+    ``createdAt``), ``"equal_created"`` (``createdAt`` itself), ``"day_too_far"`` (the true
+    expiry plus 24 h) or ``"unparsable"`` (the string ``"not-a-timestamp"``). The listing keeps
+    the truth.
+
+    Storage: sessions that ended (closed or expired) more than ``session_retention``
+    emulated seconds ago (scaled by ``time_scale``) are forgotten, as the vendor cleans them
+    up (``404 SESSION_NOT_FOUND`` afterwards), so memory and listing cost stay bounded on a
+    long run; ``stored_sessions`` in the state counts what is kept.
+
+    ``clock_offset``, ``expiry_form`` and the faults can be changed while the emulator runs:
+    ``Emulator.set_clock_offset()``, ``set_expiry_form()``, ``set_faults()``,
+    ``fail_closes()``, or over HTTP (``/_emulator/clock``, ``/_emulator/expiry``,
+    ``/_emulator/faults``, ``/_emulator/closes``).
 
     ``sweep_interval`` is in real seconds; ``None`` disables the background sweep (call
     ``Emulator.sweep()`` instead). ``seed`` seeds the RNG behind faults and jitter.
@@ -309,6 +288,11 @@ class EmulatorSettings:
     latency: Latency = attrs.field(factory=Latency)
     faults: Faults = attrs.field(factory=Faults)
     targets: tuple[TargetRule, ...] = attrs.field(factory=tuple, converter=_targets)
+    clock_offset: float = attrs.field(default=0.0, validator=_finite)
+    expiry_form: ExpiryForm = attrs.field(
+        default="normal", validator=attrs.validators.in_(EXPIRY_FORMS)
+    )
+    session_retention: float = attrs.field(default=3600.0, validator=_ge0)
     seed: int | None = 0
     history_limit: int = attrs.field(default=50_000, validator=attrs.validators.ge(1))
     admin_token: str | None = attrs.field(default=None, repr=_mask)

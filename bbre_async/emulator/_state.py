@@ -8,6 +8,7 @@ while the server keeps running. Money is kept in integer micro-dollars to make t
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -58,8 +59,8 @@ class SessionRecord:
     def is_due(self, now_ms: int) -> bool:
         return self.expires_ms <= now_ms
 
-    def status_json(self) -> dict[str, Any]:
-        """The ``/session/status`` shape: epoch milliseconds."""
+    def status_json(self, offset_ms: int) -> dict[str, Any]:
+        """The ``/session/status`` shape: epoch milliseconds on the server's clock."""
         return {
             "id": self.id,
             "status": self.status,
@@ -67,8 +68,8 @@ class SessionRecord:
             "sensibility": self.sensibility,
             "requestCount": self.request_count,
             "totalCharged": to_usd(self.charged_micros),
-            "expiresAt": self.expires_ms,
-            "createdAt": self.created_ms,
+            "expiresAt": self.expires_ms + offset_ms,
+            "createdAt": self.created_ms + offset_ms,
         }
 
 
@@ -90,8 +91,9 @@ class TaskRecord:
     result: dict[str, Any] | None = None
     session_id: str | None = None
 
-    def history_json(self) -> dict[str, Any]:
-        """A history row; ``processingTime`` is ``completedAt - createdAt`` on the clock."""
+    def history_json(self, offset_ms: int) -> dict[str, Any]:
+        """A history row on the server's clock; ``processingTime`` is ``completedAt -
+        createdAt``."""
         completed = self.completed_ms
         return {
             "id": self.id,
@@ -102,8 +104,8 @@ class TaskRecord:
             "method": self.method,
             "priceCharged": to_usd(self.price_micros),
             "processingTime": 0 if completed is None else completed - self.created_ms,
-            "createdAt": iso(self.created_ms),
-            "completedAt": None if completed is None else iso(completed),
+            "createdAt": iso(self.created_ms + offset_ms),
+            "completedAt": None if completed is None else iso(completed + offset_ms),
         }
 
 
@@ -118,6 +120,7 @@ class Counters:
       account; ``requests_on_expired`` / ``requests_on_closed``: those refused for it.
     - ``concurrent_request_violations``: requests that arrived while another request on the same
       session was still in flight; ``max_in_flight_per_session``: the most seen at once.
+    - ``closes_failed``: closes refused by ``Faults.failing_closes`` (the session stayed).
     - ``lost_answers``: calls processed whose answer was dropped, by endpoint.
     - ``faults``: injected faults by kind; ``calls``: authenticated calls by endpoint.
     """
@@ -133,6 +136,7 @@ class Counters:
     requests_on_closed: int = 0
     concurrent_request_violations: int = 0
     max_in_flight_per_session: int = 0
+    closes_failed: int = 0
     tasks_created: int = 0
     tasks_completed: int = 0
     tasks_failed: int = 0
@@ -143,7 +147,13 @@ class Counters:
 
 @attrs.define(slots=True, eq=False)
 class Account:
-    """An account's live state. ``live`` holds sessions whose stored status is ``active``."""
+    """An account's live state.
+
+    ``sessions`` holds every session still stored, in creation order; ``live`` those whose
+    stored status is ``active`` (also in creation order, so an ``active`` listing never walks
+    ended ones); ``ended`` the others in the order they ended, so the oldest are forgotten
+    first (``Engine.prune``).
+    """
 
     api_key: str = attrs.field(repr=False)
     name: str
@@ -154,7 +164,8 @@ class Account:
     created_ms: int
     charged_micros: int = 0
     live: dict[str, SessionRecord] = attrs.field(factory=dict)
-    sessions: list[SessionRecord] = attrs.field(factory=list)
+    sessions: dict[str, SessionRecord] = attrs.field(factory=dict)
+    ended: deque[SessionRecord] = attrs.field(factory=deque)
     history: list[TaskRecord] = attrs.field(factory=list)
     tasks: dict[str, TaskRecord] = attrs.field(factory=dict)
     pending: dict[str, TaskRecord] = attrs.field(factory=dict)
@@ -183,7 +194,9 @@ def _frozen_counts(value: Mapping[str, int]) -> Mapping[str, int]:
 @attrs.frozen(kw_only=True)
 class AccountState:
     """A snapshot of one account's counters (see ``Counters``); ``active_sessions`` and
-    ``active_session_ids`` are by the clock, ``balance`` and ``total_charged`` in USD."""
+    ``active_session_ids`` are by the clock, ``balance`` and ``total_charged`` in USD;
+    ``stored_sessions`` counts the sessions still kept (active plus those that ended within
+    ``EmulatorSettings.session_retention``)."""
 
     name: str
     status: str
@@ -201,6 +214,8 @@ class AccountState:
     requests_on_closed: int
     concurrent_request_violations: int
     max_in_flight_per_session: int
+    closes_failed: int
+    stored_sessions: int
     tasks_created: int
     lost_answers: Mapping[str, int] = attrs.field(converter=_frozen_counts)
     faults: Mapping[str, int] = attrs.field(converter=_frozen_counts)
@@ -228,6 +243,8 @@ class AccountState:
             requests_on_closed=c.requests_on_closed,
             concurrent_request_violations=c.concurrent_request_violations,
             max_in_flight_per_session=c.max_in_flight_per_session,
+            closes_failed=c.closes_failed,
+            stored_sessions=len(account.sessions),
             tasks_created=c.tasks_created,
             lost_answers=c.lost_answers,
             faults=c.faults,
@@ -253,10 +270,17 @@ class EmulatorState:
 
     ``faults`` and ``lost_answers`` are totals over all calls, including calls whose key matched
     no account; ``internal_errors`` counts unexpected exceptions answered as ``SERVICE_ERROR``.
+    ``now`` is the emulator's clock; ``clock_offset`` and ``expiry_form`` are the knobs in force
+    (what the server says is ``now + clock_offset``); ``stored_sessions`` is the total over all
+    accounts; ``failing_closes`` is the close failure in force, if any.
     """
 
     now: float
     time_scale: float
+    clock_offset: float = 0.0
+    expiry_form: str = "normal"
+    failing_closes: str | None = None
+    stored_sessions: int = 0
     accounts: Mapping[str, AccountState] = attrs.field(converter=_frozen_accounts)
     faults: Mapping[str, int] = attrs.field(converter=_frozen_counts)
     lost_answers: Mapping[str, int] = attrs.field(converter=_frozen_counts)
@@ -269,6 +293,10 @@ class EmulatorState:
         return {
             "now": self.now,
             "time_scale": self.time_scale,
+            "clock_offset": self.clock_offset,
+            "expiry_form": self.expiry_form,
+            "failing_closes": self.failing_closes,
+            "stored_sessions": self.stored_sessions,
             "accounts": {name: a.to_json() for name, a in self.accounts.items()},
             "faults": dict(self.faults),
             "lost_answers": dict(self.lost_answers),

@@ -146,6 +146,13 @@ def synthetic_page(method: str, url: str) -> tuple[Mapping[str, str], str, str, 
     return headers, body, name, value
 
 
+@lru_cache(maxsize=8192)
+def _default_answer(method: str, url: str) -> tuple[Fetched, str, str]:
+    """The unscripted answer at ``url`` (immutable, so one object serves every request)."""
+    headers, body, name, value = synthetic_page(method, url)
+    return Fetched(200, headers, body), name, value
+
+
 class Targets:
     """The scripted rules plus the default pages; resolves what a URL answers."""
 
@@ -201,10 +208,12 @@ class Targets:
         return answer
 
     def _fetch_one(self, method: str, url: str, jar: dict[str, str]) -> tuple[Fetched, str | None]:
+        if not self._handles:
+            answer, name, value = _default_answer(method, url)
+            jar[name] = value
+            return answer, None
         headers, body, name, value = synthetic_page(method, url)
         jar[name] = value
-        if not self._handles:
-            return Fetched(200, headers, body), None
         rule = self._match(method, url)
         if rule is None:
             return Fetched(200, headers, body), None

@@ -1,53 +1,108 @@
 """OrchestratorHQ behind the ``bbre-async`` command line (``--provider orchestrator``).
 
-    bbre-async --provider orchestrator sessions list [--status active|closed]
+    bbre-async --provider orchestrator sessions list [--status active|stopped|...]
     bbre-async --provider orchestrator sessions close sess_abc123
     bbre-async --provider orchestrator sessions reap [--dry-run]
 
 The key comes from ``--api-key`` or ``ORCHESTRATOR_API_KEY``, the base URL from
 ``--base-url`` or ``ORCHESTRATOR_BASE_URL`` (an emulator's is ``http://HOST:PORT/api``).
-The commands drive the surface ``bbre_async.cli._common.ApiClient`` describes; this module
-gives an ``OrchestratorClient`` that surface. Listing rows speak the command line's words:
-``stopped`` shows as ``closed``, and ``--status closed`` lists stopped sessions. OrchestratorHQ
-has no ``expired`` status (a session that ran out is stopped) and no balance, account or
-history endpoints: those stop with a usage error (exit 2).
+The commands drive the surface ``bbre_async.cli._providers.ApiClient`` describes; this module
+gives an ``OrchestratorClient`` that surface, and the listing OrchestratorHQ's own fields:
+name, status (its own words: ``stopped``, ``failed``...), expiry, and whether the CDP and VNC
+endpoints are available. ``--status closed`` is accepted as ``stopped``. OrchestratorHQ has no
+balance, account or history endpoints: those stop with a usage error (exit 2).
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from bbre_async._models import AccountInfo, Page, SessionInfo, Task
-from bbre_async.cli._common import EXIT_USAGE, ApiClient, CliError
+import attrs
+
+from bbre_async._errors import BBREError
+from bbre_async._models import AccountInfo, Page, Task
+from bbre_async._timeout import Timeout
+from bbre_async.cli._errors import EXIT_USAGE, CliError
+from bbre_async.cli._formats import expires_in, iso, short_time
+from bbre_async.cli._providers import ApiClient, Column, SessionListing
 from bbre_async.orchestrator._backend import OrchestratorBackend
 from bbre_async.orchestrator._client import OrchestratorClient
 from bbre_async.orchestrator._models import OrchSession
 from bbre_async.orchestrator._sessions import MAX_PAGE_SIZE
 from bbre_async.pool import SessionBackend
 
-#: The command line's ``--status`` values, as OrchestratorHQ names them.
-_STATUS_FILTER = {"active": "active", "closed": "stopped"}
-#: OrchestratorHQ's statuses, as the command line shows them.
-_STATUS_SHOWN = {"stopped": "closed"}
+#: OrchestratorHQ's session statuses (its list endpoint filters on these).
+STATUSES = ("creating", "queued", "active", "stopping", "stopped", "failed")
 #: Statuses in which a session still runs towards its ``expires_at``.
 _RUNNING = frozenset({"creating", "queued", "active"})
+#: Detail lookups (for the CDP/VNC columns) in flight at once while a page is shown.
+_DETAIL_CONCURRENCY = 8
 
 
 def not_offered(command: str, reason: str) -> CliError:
     return CliError(f"`{command}` is not offered by OrchestratorHQ: {reason}", EXIT_USAGE)
 
 
-def session_info(session: OrchSession) -> SessionInfo:
-    """A listing row in the command line's terms (no mode, requests or charges: OrchestratorHQ
-    reports none of them)."""
-    return SessionInfo(
-        id=session.id,
-        status=_STATUS_SHOWN.get(session.status, session.status),
-        expires_at=session.expires_at if session.status in _RUNNING else None,
-        created_at=session.created_at,
-    )
+@attrs.frozen(kw_only=True)
+class ListedSession:
+    """A listing row with what its details say about the connection endpoints (None when the
+    session does not run, or the details could not be read)."""
+
+    session: OrchSession
+    cdp: bool | None = None
+    vnc: bool | None = None
+
+    @property
+    def id(self) -> str:
+        return self.session.id
+
+
+def _availability(value: bool | None) -> str:
+    return "-" if value is None else "yes" if value else "no"
+
+
+def listed_record(row: ListedSession) -> dict[str, object]:
+    """One OrchestratorHQ session as a JSON object: its own fields, never the endpoints'
+    URLs or the VNC password (secrets), only whether they are available."""
+    session = row.session
+    return {
+        "id": session.id,
+        "name": session.session_name,
+        "status": session.status,
+        "created_at": iso(session.created_at) or None,
+        "expires_at": iso(session.expires_at) or None,
+        "last_accessed_at": iso(session.last_accessed_at) or None,
+        "cdp_available": row.cdp,
+        "vnc_available": row.vnc,
+    }
+
+
+def _expires(row: ListedSession, now: datetime) -> str:
+    status = row.session.status
+    if status not in _RUNNING:
+        return "-"
+    return expires_in("active", row.session.expires_at, now)
+
+
+ORCHESTRATOR_LISTING: SessionListing[ListedSession] = SessionListing(
+    statuses=STATUSES,
+    aliases={"closed": "stopped"},
+    columns=(
+        Column(header="id", cell=lambda r, now: r.session.id),
+        Column(header="name", cell=lambda r, now: r.session.session_name or "-", fold=2),
+        Column(header="status", cell=lambda r, now: r.session.status),
+        Column(header="expires in", cell=_expires, right=True, fold=3),
+        Column(header="cdp", cell=lambda r, now: _availability(r.cdp), fold=1),
+        Column(header="vnc", cell=lambda r, now: _availability(r.vnc), fold=1),
+        Column(
+            header="created (UTC)", cell=lambda r, now: short_time(r.session.created_at), fold=0
+        ),
+    ),
+    record=listed_record,
+)
 
 
 class _Account:
@@ -58,24 +113,24 @@ class _Account:
 
     async def sessions_page(
         self, *, status: str | None = None, limit: int = 20, offset: int = 0
-    ) -> Page[SessionInfo]:
-        if status is not None and status not in _STATUS_FILTER:
-            raise not_offered(
-                f"--status {status}",
-                "it has no such status; a session that ran out is listed as stopped "
-                "(--status closed)",
-            )
+    ) -> Page[ListedSession]:
         page = await self._client.sessions.list_page(
-            status=_STATUS_FILTER.get(status or ""),
-            limit=max(1, min(limit, MAX_PAGE_SIZE)),
-            offset=offset,
+            status=status, limit=max(1, min(limit, MAX_PAGE_SIZE)), offset=offset
         )
-        return Page(
-            items=[session_info(row) for row in page.items],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
-        )
+        gate = asyncio.Semaphore(_DETAIL_CONCURRENCY)
+        rows = await asyncio.gather(*(self._with_details(row, gate) for row in page.items))
+        return Page(items=list(rows), total=page.total, limit=page.limit, offset=page.offset)
+
+    async def _with_details(self, row: OrchSession, gate: asyncio.Semaphore) -> ListedSession:
+        """The listing does not carry the endpoints; a running session's details do."""
+        if row.status not in _RUNNING:
+            return ListedSession(session=row)
+        async with gate:
+            try:
+                details = await self._client.sessions.get(row.id)
+            except BBREError:
+                return ListedSession(session=row)  # it may have stopped meanwhile
+        return ListedSession(session=row, cdp=bool(details.cdp_url), vnc=bool(details.vnc_url))
 
     async def balance(self) -> float:
         raise not_offered("balance", "its API has no balance endpoint")
@@ -105,12 +160,21 @@ class _Sessions:
         """True when stopped now; False when it was not running (stopped, expired, unknown)."""
         return await self._client.sessions.stop(session_id)
 
+    async def status(self, session_id: str) -> OrchSession:
+        """The session as the API knows it; ``NotFoundError`` for an id it does not know."""
+        return await self._client.sessions.get(session_id)
+
 
 class OrchestratorCliClient:
     """An ``OrchestratorClient`` (``inner``) with the calls the commands make."""
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None) -> None:
-        self.inner = OrchestratorClient(api_key=api_key, base_url=base_url)
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: Timeout | None = None,
+    ) -> None:
+        self.inner = OrchestratorClient(api_key=api_key, base_url=base_url, timeout=timeout)
         self.base_url = self.inner.base_url
         self.key_fingerprint = self.inner.key_fingerprint
         self.account = _Account(self.inner)

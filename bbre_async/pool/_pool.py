@@ -32,7 +32,6 @@ from bbre_async._client import BBREClient
 from bbre_async._clock import Clock, SystemClock
 from bbre_async._errors import (
     BBREError,
-    CoordinationError,
     PoolClosedError,
     PoolTimeoutError,
     SessionLimitError,
@@ -495,6 +494,8 @@ class SessionPool:
             return "max requests reached"
         if entry.consecutive_errors >= config.max_consecutive_errors:
             return "too many errors"
+        if self.coordinator.should_yield_slot():
+            return "handed back: another process waits for a fair share of the cap"
         return None
 
     def _note_request(self, entry: Entry, *, ok: bool) -> None:
@@ -609,15 +610,13 @@ class SessionPool:
             self._on_session_limit(error)
             self._undo_create(grant, intent, error)
             return None
-        except BBREError as error:
-            self._on_create_failure(error)
+        except SlotTimeoutError as error:
+            # The shared cap is busy, not broken: waiting callers time out on their own.
             self._undo_create(grant, intent, error)
             return None
-        except (CoordinatorUnavailableError, SlotTimeoutError) as error:
-            typed = CoordinationError(f"the shared session cap is unavailable: {error}")
-            typed.__cause__ = error
-            self._on_create_failure(typed)
-            self._undo_create(grant, intent, typed)
+        except BBREError as error:  # CoordinatorUnavailableError is a CoordinationError
+            self._on_create_failure(error)
+            self._undo_create(grant, intent, error)
             return None
         except BaseException:
             self._undo_create(grant, None, None)  # the intent stays for the next reaper

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bbre_async import BBREClient
-from bbre_async.cli._app import _register, cli
+from bbre_async.cli._app import cli
 from bbre_async.emulator import (
     AccountSpec,
     Emulator,
@@ -36,8 +36,6 @@ ROOT = Path(__file__).resolve().parents[2]
 #: A distinctive key, so a test can assert it never shows up in any output.
 SECRET_KEY = "bbre-live-9f8e7d6c5b4a3f2e1d"
 ACCOUNT = "owner"
-
-_register()
 
 
 class EmulatorThread:

@@ -39,3 +39,22 @@ def test_account_table_and_json(server: EmulatorThread, invoke: Invoke) -> None:
     assert as_json["statistics"]["active_sessions"] == 2
     assert as_json["balance"] == 99.96
     assert as_json["created_at"].endswith("Z")
+
+
+def test_no_requests_yet_is_no_rate_not_zero_percent(invoke: Invoke) -> None:
+    table = invoke("account")
+    as_json = json.loads(invoke("account", "--json").stdout)
+
+    rate_line = next(line for line in table.stdout.splitlines() if "success rate" in line)
+    assert rate_line.split()[-1] == "\u2013"
+    assert "0%" not in table.stdout
+    assert as_json["statistics"]["total_requests"] == 0
+    assert as_json["statistics"]["success_rate"] is None
+
+
+def test_a_rate_is_shown_once_there_are_requests(server: EmulatorThread, invoke: Invoke) -> None:
+    server.create_sessions(1, requests=2)
+
+    rate_line = next(line for line in invoke("account").stdout.splitlines() if "success" in line)
+
+    assert rate_line.split()[-1] == "100%"

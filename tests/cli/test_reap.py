@@ -12,7 +12,7 @@ import attrs
 import pytest
 from click.testing import Result
 
-from bbre_async.cli import _sessions
+from bbre_async.cli import _reap
 from bbre_async.coordination import EntryState, LedgerEntry, OwnerInfo, SqliteLedger
 from tests.cli.conftest import EmulatorThread, Invoke
 
@@ -149,7 +149,7 @@ def test_foreign_closes_sessions_no_ledger_knows(
 def test_interactive_confirmation(
     server: EmulatorThread, invoke: Invoke, scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_sessions, "_interactive", lambda: True)
+    monkeypatch.setattr(_reap, "_interactive", lambda: True)
 
     declined = reap(invoke, scene, input="n\n")
     assert declined.exit_code == 1

@@ -83,19 +83,33 @@ def test_list_reports_truncation_and_empty(server: EmulatorThread, invoke: Invok
     )
 
 
-def test_close_reports_closed_and_already_gone(server: EmulatorThread, invoke: Invoke) -> None:
+def test_close_reports_closed_and_already_closed(server: EmulatorThread, invoke: Invoke) -> None:
     first, second = server.create_sessions(2)
 
-    result = invoke("sessions", "close", first, "session_unknown", first)
+    result = invoke("sessions", "close", first, first)
     again = invoke("sessions", "close", first)
 
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert len(lines) == 2  # a repeated id is closed once
-    assert lines[0].split() == ["closed", first]
-    assert lines[1].startswith("already gone  session_unknown")
-    assert again.stdout.startswith(f"already gone  {first}")
+    assert result.stdout.splitlines() == [f"closed          {first}"]  # a repeated id: once
+    assert again.exit_code == 0  # closing a closed session is a success: it holds no slot
+    assert again.stdout.startswith(f"already closed  {first}")
     assert server.active_ids() == {second}
+
+
+def test_an_unknown_id_is_reported_and_fails(server: EmulatorThread, invoke: Invoke) -> None:
+    live, other = server.create_sessions(2)
+    typo = live[:-1] + ("0" if live[-1] != "0" else "1")
+
+    result = invoke("sessions", "close", typo, other)
+
+    assert result.exit_code == 4, result.output
+    assert result.stdout.splitlines() == [f"closed          {other}"]
+    assert f"unknown         {typo}" in result.stderr
+    assert "no such session on this account: check the id" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "error: 1 unknown id(s) out of 2; nothing else was changed"
+    )
+    assert server.active_ids() == {live}  # the session the typo meant still runs
 
 
 def test_close_failure_is_reported_per_id_with_exit_4(
@@ -107,9 +121,9 @@ def test_close_failure_is_reported_per_id_with_exit_4(
     result = invoke("sessions", "close", session_id)
 
     assert result.exit_code == 4
-    assert f"failed        {session_id}" in result.stderr
+    assert f"failed          {session_id}" in result.stderr
     assert "SERVICE_ERROR" in result.stderr
-    assert result.stderr.splitlines()[-1].startswith("error: 1 of 1 session(s) could not be closed")
+    assert result.stderr.splitlines()[-1] == "error: 1 failed out of 1; nothing else was changed"
     assert server.active_ids() == {session_id}
 
 

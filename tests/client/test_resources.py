@@ -322,3 +322,18 @@ async def test_listing_arguments_are_validated(client: BBREClient) -> None:
         client.account.sessions(status="ACTIVE")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="limit"):
         await client.account.sessions_page(limit=0)
+
+
+async def test_fetch_timeout_goes_to_the_remote_browser_and_timeout_stays_here(
+    client: BBREClient, mocked: MockAPI
+) -> None:
+    result = {"statusCode": 200}
+    mocked.post(BASE + "/session/request", payload=envelope(data={"task": {"result": result}}))
+    handle = client.sessions.attach(b.SessionInfo(id="s1", status="active"))
+    await handle.get("https://t.test", fetch_timeout=20, timeout=45)
+    sent = sent_json(mocked, "/session/request")
+    assert sent["timeout"] == 20  # the API's own word for the remote fetch limit
+    assert mocked.sent[-1].timeout.total == 45  # how long this process waited
+    mocked.post(BASE + "/session/request", payload=envelope(data={"task": {"result": result}}))
+    await handle.get("https://t.test", timeout=45)
+    assert "timeout" not in sent_json(mocked, "/session/request")

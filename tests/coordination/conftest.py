@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from tests.coordination.redis_server import RedisServer, redis_server_binary
-except ImportError:  # collected without the repository root on sys.path
-    from redis_server import RedisServer, redis_server_binary  # type: ignore[no-redef]
+from bbre_async.testing import RedisServer, redis_server_binary
 
 NO_REDIS_SERVER = "no redis-server binary on PATH (apt-get install redis-server); CI installs it"
 
@@ -54,3 +51,6 @@ def private_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 def redis_namespace() -> str:
     """A namespace no other test uses, so one server serves every test."""
     return f"test{uuid.uuid4().hex}"
+
+
+ROOT = Path(__file__).resolve().parents[2]

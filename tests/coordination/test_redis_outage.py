@@ -15,12 +15,8 @@ from bbre_async.coordination._base import (
     SlotTimeoutError,
 )
 from bbre_async.coordination._redis_coordinator import RedisCoordinator
+from bbre_async.testing import RedisServer
 from tests.waiting import eventually as wait_until
-
-try:
-    from tests.coordination.redis_server import RedisServer
-except ImportError:  # collected without the repository root on sys.path
-    from redis_server import RedisServer  # type: ignore[no-redef]
 
 pytestmark = pytest.mark.redis
 
@@ -59,10 +55,8 @@ async def test_stopped_redis_fails_closed_then_recovers_without_over_granting(
         dropped = await holder.acquire_slot(timeout=1)
 
         server.stop()
-        started = time.monotonic()
-        with pytest.raises(CoordinatorUnavailableError):
-            await holder.acquire_slot(timeout=1.0)
-        assert time.monotonic() - started < 1.0
+        with pytest.raises(CoordinatorUnavailableError):  # an outage, not a slot timeout
+            await holder.acquire_slot(timeout=30.0)
         with pytest.raises(CoordinatorUnavailableError):
             await holder.slot_is_held(kept)
         await holder.release_slot(dropped)  # logged, not raised: the lease lapses anyway
@@ -76,7 +70,8 @@ async def test_stopped_redis_fails_closed_then_recovers_without_over_granting(
 
         await wait_until(reclaimed)
         assert await holder.slot_is_held(kept)
-        fresh = [await late.acquire_slot(timeout=1) for _ in range(2)]
+        # Grants resume once live holders had a lease TTL to put their leases back.
+        fresh = [await late.acquire_slot(timeout=30) for _ in range(2)]
         with pytest.raises(SlotTimeoutError):
             await late.acquire_slot(timeout=0.2)  # 3 = capacity, counting the reclaimed one
         assert min(g.token for g in fresh) > kept.token  # fencing tokens still increase

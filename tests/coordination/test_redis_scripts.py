@@ -31,13 +31,25 @@ class Scripts:
         self.keys = RedisKeys(f"t{uuid.uuid4().hex}")
         self.capacity = capacity
         self.candidate_epoch = "epoch-1"
+        self.known_epoch = ""  # the last epoch this caller saw
+        self.grace_ms = LEASE_MS
+        self.orphan_ms = 300_000
         self._scripts = {
             name: client.register_script(getattr(scripts, name))
             for name in ("ACQUIRE", "RELEASE", "ABANDON", "REFRESH", "IS_HELD", "STATE")
         }
 
     async def run(self, name: str, *extra: Any) -> Any:
-        args = [self.keys.wake_prefix, self.candidate_epoch, self.capacity, *extra]
+        args = [
+            self.keys.wake_prefix,
+            self.candidate_epoch,
+            self.capacity,
+            self.known_epoch,
+            self.grace_ms,
+            self.orphan_ms,
+            self.keys.ledger_origin_prefix,
+            *extra,
+        ]
         return await self._scripts[name](keys=self.keys.semaphore_keys(), args=args)
 
     async def acquire(self, slot: str) -> list[Any]:
@@ -185,7 +197,7 @@ async def test_refresh_extends_live_leases_and_reports_purged_ones(lua: Any) -> 
     before = await lua.zscore(s.keys.holders, "h1/live")
     await lua.zadd(s.keys.holders, {"h1/dead": 0})
     reply = await s.run(
-        "REFRESH", 60_000, "h1/live", live[1], epoch, 1, "h1/dead", dead[1], epoch, 1
+        "REFRESH", 60_000, "h1", "h1/live", live[1], epoch, 1, "h1/dead", dead[1], epoch, 1
     )
     assert reply[0] == epoch
     assert list(reply[1]) == ["h1/dead"]  # lost, never reclaimed within the same epoch
@@ -204,7 +216,7 @@ async def test_refresh_after_data_loss_puts_valid_leases_back(lua: Any) -> None:
     newcomer = await s.acquire("h2/new")
     assert newcomer[2] == "epoch-2" and newcomer[1] == 1  # the counters started over
     reply = await s.run(
-        "REFRESH", LEASE_MS, "h1/a", grant[1], old_epoch, 1, "h1/b", stale[1], old_epoch, 0
+        "REFRESH", LEASE_MS, "h1", "h1/a", grant[1], old_epoch, 1, "h1/b", stale[1], old_epoch, 0
     )
     assert reply[0] == "epoch-2"
     assert list(reply[2]) == ["h1/a"]  # its holder vouches its lease is still valid
@@ -214,6 +226,76 @@ async def test_refresh_after_data_loss_puts_valid_leases_back(lua: Any) -> None:
     assert (await s.acquire("h3/over"))[0] == 0  # the reclaimed lease counts against the cap
     await s.run("RELEASE", "h2/new")
     assert (await s.acquire("h3/over"))[1] > grant[1]  # tokens keep increasing
+
+
+# -- a dead holder's slots, a restart, fair shares (issue 15, defects 6, 7, 8) -----------------
+
+
+async def test_a_lapsed_lease_is_kept_while_its_holder_has_sessions(lua: Any) -> None:
+    s = Scripts(lua, capacity=3)
+    first = await s.acquire("h1/a")
+    await s.acquire("h1/b")
+    await lua.sadd(s.keys.ledger_origin_prefix + "h1", "intent-1")  # one session on record
+    await lua.zadd(s.keys.holders, {"h1/a": 0, "h1/b": 0})  # h1 died: both leases lapse
+    state = await s.run("STATE")
+    assert (state[0], state[3]) == (0, 1)  # one slot per recorded session stays reserved
+    assert (await s.acquire("h2/x"))[0] == 1
+    assert (await s.acquire("h2/y"))[0] == 1
+    assert (await s.acquire("h2/z"))[0] == 0  # the orphan still counts against the cap
+    await lua.srem(s.keys.ledger_origin_prefix + "h1", "intent-1")  # a reaper settled it
+    granted = await s.acquire("h2/z")
+    assert granted[0] == 1 and granted[1] > first[1]
+
+
+async def test_an_orphan_goes_when_its_hold_runs_out(lua: Any) -> None:
+    s = Scripts(lua, capacity=1)
+    await s.acquire("h1/a")
+    await lua.sadd(s.keys.ledger_origin_prefix + "h1", "intent-1")
+    await lua.zadd(s.keys.holders, {"h1/a": 0})
+    assert (await s.acquire("h2/x"))[0] == 0
+    await lua.zadd(s.keys.orphans, {"h1/a": 0})  # past any session's life
+    assert (await s.acquire("h2/x"))[0] == 1
+
+
+async def test_a_paused_holder_takes_its_orphan_back(lua: Any) -> None:
+    s = Scripts(lua, capacity=1)
+    grant = await s.acquire("h1/a")
+    await lua.sadd(s.keys.ledger_origin_prefix + "h1", "intent-1")
+    await lua.zadd(s.keys.holders, {"h1/a": 0})
+    await s.run("STATE")  # someone's script turns the lapsed lease into an orphan
+    reply = await s.run("REFRESH", LEASE_MS, "h1", "h1/a", grant[1], grant[2], 1)
+    assert list(reply[1]) == [] and await s.run("IS_HELD", "h1/a", grant[1]) == 1
+
+
+async def test_after_data_loss_nothing_is_granted_until_holders_are_back(lua: Any) -> None:
+    s = Scripts(lua, capacity=2)
+    grant = await s.acquire("h1/a")
+    await lua.flushall()  # Redis restarted without persistence
+    s.known_epoch, s.candidate_epoch = grant[2], "epoch-2"
+    assert (await s.acquire("h2/new"))[0] == 0  # this caller knew the old epoch: grace
+    s.known_epoch = ""
+    assert (await s.acquire("h3/fresh"))[0] == 0  # the grace holds for everyone
+    reply = await s.run("REFRESH", LEASE_MS, "h1", "h1/a", grant[1], grant[2], 1)
+    assert list(reply[2]) == ["h1/a"]
+    await lua.delete(s.keys.grace)  # the grace period ran out
+    assert (await s.acquire("h2/new"))[0] == 1
+    assert (await s.acquire("h3/fresh"))[0] == 0  # 2 = capacity, the reclaimed one included
+
+
+async def test_waiters_of_the_holder_with_fewer_slots_go_first(lua: Any) -> None:
+    s = Scripts(lua, capacity=4)
+    greedy = [await s.acquire(f"h1/{n}") for n in range(3)]
+    await s.acquire("h2/0")
+    assert (await s.acquire("h1/more"))[0] == 0  # queued first
+    assert (await s.acquire("h2/more"))[0] == 0
+    reply = await s.run("REFRESH", LEASE_MS, "h1", "h1/0", greedy[0][1], greedy[0][2], 1)
+    assert reply[3] == 1  # the neediest other waiting holder has one slot
+    await s.run("RELEASE", "h1/1")
+    assert await s.wake_list("h2") == ["h2/more"]
+    assert (await s.acquire("h1/more"))[0] == 0  # h1 holds 2, h2 holds 1: h2 first
+    assert (await s.acquire("h2/more"))[0] == 1
+    alone = await s.run("REFRESH", LEASE_MS, "h2", "h2/0", 4, greedy[0][2], 1)
+    assert alone[3] == 2  # h1 waits with two slots
 
 
 # -- the scripts against a model ------------------------------------------------------------
@@ -230,7 +312,8 @@ _OPS = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(capacity=st.integers(min_value=1, max_value=3), ops=_OPS)
 def test_scripts_match_a_fifo_model(capacity: int, ops: list[tuple[str, str]]) -> None:
-    """Grants never pass the cap and go strictly in arrival order among live waiters."""
+    """Grants never pass the cap and go in the fair order among live waiters: fewest slots
+    held by the waiter's holder first, then arrival."""
     _needs_lua()
 
     async def run() -> None:
@@ -247,7 +330,12 @@ def test_scripts_match_a_fifo_model(capacity: int, ops: list[tuple[str, str]]) -
                         continue
                     if slot not in queue:
                         queue.append(slot)
-                    rank = queue.index(slot)
+
+                    def held_by(waiter: str) -> int:
+                        return sum(h.split("/")[0] == waiter.split("/")[0] for h in holders)
+
+                    line = sorted(queue, key=lambda w: (held_by(w), queue.index(w)))
+                    rank = line.index(slot)
                     granted = rank < capacity - len(holders)
                     assert (reply[0] == 1) == granted, (op, slot, queue, holders)
                     if granted:
@@ -266,6 +354,7 @@ def test_scripts_match_a_fifo_model(capacity: int, ops: list[tuple[str, str]]) -
                     queue.remove(slot)
                 state = await s.run("STATE")
                 assert list(state[:2]) == [len(holders), len(queue)]
+                assert state[3] == 0  # no ledger here: a lapsed lease is never kept
                 assert state[0] <= capacity
         finally:
             await client.aclose()

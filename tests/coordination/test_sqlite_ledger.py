@@ -20,14 +20,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bbre_async._errors import CoordinationError
+from bbre_async.coordination import LedgerFileError
 from bbre_async.coordination._base import EntryState, LedgerEntry, LedgerStore, OwnerInfo
 from bbre_async.coordination._memory_ledger import MemoryLedger
-from bbre_async.coordination._sqlite_ledger import (
-    SqliteLedger,
-    _CorruptError,
-    _set_aside,
-    default_ledger_path,
-)
+from bbre_async.coordination._sqlite_file import CorruptLedger, set_aside
+from bbre_async.coordination._sqlite_ledger import SqliteLedger, default_ledger_path
 
 LOGGER = "bbre_async.ledger"
 
@@ -180,7 +178,7 @@ async def test_calls_after_aclose_raise(path: Path, owner: OwnerInfo) -> None:
     ledger = await SqliteLedger.open(path)
     await ledger.aclose()
     await ledger.aclose()  # idempotent
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(CoordinationError, match="closed"):
         await ledger.record(make_entry(owner))
 
 
@@ -225,7 +223,10 @@ async def test_wal_mode_and_normal_sync(path: Path) -> None:
     await ledger.aclose()
 
 
-def test_default_path_is_per_fingerprint_and_url_and_hides_both() -> None:
+def test_default_path_is_per_fingerprint_and_url_and_hides_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("BBRE_LEDGER_DIR", raising=False)  # the pytest plugin sets it
     base = default_ledger_path("fp-1", "https://api.example.com/v1")
     assert base.is_relative_to(platformdirs.user_cache_dir("bbre_async", appauthor=False))
     assert base.suffix == ".sqlite3"
@@ -233,6 +234,8 @@ def test_default_path_is_per_fingerprint_and_url_and_hides_both() -> None:
     assert "example" not in str(base)
     assert default_ledger_path("fp-1", "https://api.example.com/v1/") == base
     assert default_ledger_path("fp-2", "https://api.example.com/v1") != base
+    monkeypatch.setenv("BBRE_LEDGER_DIR", str(tmp_path))
+    assert default_ledger_path("fp-1", "https://api.example.com/v1") == tmp_path / base.name
     assert default_ledger_path("fp-1", "http://127.0.0.1:8787") != base
 
 
@@ -292,17 +295,8 @@ def _write_unreadable_version(path: Path) -> None:
     conn.close()
 
 
-@pytest.mark.parametrize(
-    "spoil",
-    [
-        _write_garbage,
-        _write_truncated,
-        _write_foreign_schema,
-        _write_wrong_columns,
-        _write_unreadable_version,
-    ],
-)
-async def test_corrupt_file_is_set_aside_and_replaced(
+@pytest.mark.parametrize("spoil", [_write_wrong_columns, _write_unreadable_version])
+async def test_a_damaged_ledger_of_ours_is_set_aside_and_replaced(
     path: Path, owner: OwnerInfo, caplog: pytest.LogCaptureFixture, spoil: Any
 ) -> None:
     path.parent.mkdir()
@@ -322,17 +316,80 @@ async def test_corrupt_file_is_set_aside_and_replaced(
     assert aside.name in warning.getMessage()
 
 
+@pytest.mark.parametrize("spoil", [_write_garbage, _write_truncated, _write_foreign_schema])
+async def test_a_file_that_is_not_ours_is_refused_and_left_untouched(
+    path: Path, spoil: Any
+) -> None:
+    """Issue 15, defect 10: an application's database at ``ledger_path`` is never moved."""
+    path.parent.mkdir()
+    spoil(path)
+    path.chmod(0o644)
+    before = sorted((p.name, p.read_bytes()) for p in path.parent.iterdir())
+
+    with pytest.raises(LedgerFileError, match="not a bbre_async session ledger"):
+        await SqliteLedger.open(path)
+
+    assert sorted((p.name, p.read_bytes()) for p in path.parent.iterdir()) == before
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+async def test_an_unreadable_file_at_the_default_path_is_ours_and_set_aside(
+    tmp_path: Path, owner: OwnerInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BBRE_LEDGER_DIR", raising=False)  # the pytest plugin sets it
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = default_ledger_path("fp", "https://api.test")
+    path.parent.mkdir(parents=True)
+    _write_garbage(path)
+
+    ledger = await SqliteLedger.open(path)
+    await ledger.record(make_entry(owner))
+    assert await ledger.entries() == [make_entry(owner)]
+    await ledger.aclose()
+    assert len(list(path.parent.glob(f"{path.name}.corrupt-*"))) == 1
+
+
+async def test_a_version_1_ledger_is_migrated_with_its_rows(path: Path, owner: OwnerInfo) -> None:
+    """Issue 15, defect 10: an older schema is upgraded in place, its rows stay reapable."""
+    path.parent.mkdir()
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+        conn.execute(
+            "CREATE TABLE ledger_entries (intent_id TEXT PRIMARY KEY NOT NULL, state TEXT NOT "
+            "NULL, owner_host TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_pid_start REAL, "
+            "owner_pool_id TEXT NOT NULL, created_at REAL NOT NULL, heartbeat_at REAL NOT NULL, "
+            "session_id TEXT, expires_at TEXT, backend TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO ledger_entries VALUES ('old', 'active', 'host-a', 4242, 123456.0, "
+            "'pool-a', 1000.25, 1000.5, 'sess-old', NULL, 'bbre')"
+        )
+    conn.close()
+
+    ledger = await SqliteLedger.open(path)
+    entries = await ledger.entries()
+    await ledger.aclose()
+
+    assert not ledger.degraded
+    assert [(e.intent_id, e.session_id, e.owner) for e in entries] == [("old", "sess-old", owner)]
+    assert list(path.parent.glob("*.corrupt-*")) == []
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    conn.close()
+
+
 def test_set_aside_moves_sidecars_but_never_a_replacement(path: Path) -> None:
     path.parent.mkdir()
     for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
         (path.parent / name).write_bytes(name.encode())
     judged = path.stat().st_ino
 
-    replaced = _CorruptError("judged another file", judged + 1)
-    assert _set_aside(path, replaced) is None  # someone already put a fresh ledger there
+    replaced = CorruptLedger("judged another file", judged + 1)
+    assert set_aside(path, replaced) is None  # someone already put a fresh ledger there
     assert path.read_bytes() == path.name.encode()
 
-    aside = _set_aside(path, _CorruptError("bad", judged))
+    aside = set_aside(path, CorruptLedger("bad", judged))
     assert aside is not None
     assert sorted(p.name for p in path.parent.iterdir()) == [
         aside.name,

@@ -151,3 +151,70 @@ async def test_binding_beyond_loopback_warns() -> None:
     stderr = await _stop(process)
     assert url.startswith("http://0.0.0.0:")
     assert "warning: binding 0.0.0.0" in stderr
+
+
+def test_knob_flags_reach_the_settings() -> None:
+    faults = parse_faults(("create502=0.25", "garbled=0.1"), (), "timeout")
+    assert faults == Faults(create_bad_gateway=0.25, garbled_answer=0.1, failing_closes="timeout")
+    settings = build_settings(
+        api_keys=(), clock_offset=-120, expiry_form="past", session_retention=30
+    )
+    assert (settings.clock_offset, settings.expiry_form) == (-120, "past")
+    assert settings.session_retention == 30
+    assert settings.orchestrator is not None and settings.orchestrator.session_retention == 30
+    result = CliRunner().invoke(emulator_command, ["--expiry-form", "later"])
+    assert result.exit_code == 2 and "--expiry-form" in result.output
+
+
+async def test_the_banner_names_the_keys_it_accepts() -> None:
+    process, url = await _start("--api-key", "k-one", "--suspended-key", "k-off")
+    stderr = await _stop(process)
+    first = stderr.splitlines()[0]
+    assert first.startswith(f"BBRE emulator on {url}; API keys k-one (account1), ")
+    assert "k-off (account2, suspended)" in first
+    assert "key orch_test_key" in stderr.splitlines()[1]
+    process, url = await _start()
+    assert "; API key test-key (account1);" in (await _stop(process)).splitlines()[0]
+
+
+async def test_a_port_in_use_is_one_line_and_a_non_zero_exit() -> None:
+    process, url = await _start()
+    try:
+        port = url.rsplit(":", 1)[1]
+        second = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bbre_async.emulator",
+            "--port",
+            port,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(second.communicate(), timeout=30)
+    finally:
+        await _stop(process)
+    assert second.returncode == 1
+    assert stdout == b""
+    lines = stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "already in use" in lines[0] and f"127.0.0.1:{port}" in lines[0]
+    assert "Traceback" not in stderr.decode()
+
+
+async def test_the_command_applies_the_knobs() -> None:
+    process, url = await _start("--clock-offset", "-120", "--failing-closes", "error")
+    try:
+        async with aiohttp.ClientSession() as http:
+            headers = {"x-api-key": "test-key"}
+            async with http.post(f"{url}/session/create", json={}, headers=headers) as response:
+                session = (await response.json())["session"]
+            async with http.get(f"{url}/_emulator/state") as response:
+                state = await response.json()
+            assert state["clock_offset"] == -120 and state["failing_closes"] == "error"
+            server_now = state["now"] * 1000 - 120_000
+            assert abs(session["createdAt"] - server_now) < 60_000  # skewed by two minutes
+            body = {"sessionId": session["id"]}
+            async with http.post(f"{url}/session/close", json=body, headers=headers) as response:
+                assert response.status == 500
+    finally:
+        await _stop(process)

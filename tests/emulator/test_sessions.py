@@ -281,12 +281,26 @@ async def test_requests_on_closed_and_expired_sessions(
         {"url": "https://a.test/", "headers": []},
         {"url": "https://a.test/", "cookies": 3},
         {"url": "https://a.test/", "allowRedirects": "yes"},
+        {"url": "https://a.test/", "verifySSL": 1},
+        {"url": "https://a.test/", "method": 7},
+        {"url": "", "method": "GET"},
         {"url": "https://a.test/", "timeout": -1},
+        {"url": "https://a.test/", "timeout": "soon"},
     ],
 )
 async def test_bad_request_bodies(api: Api, body: dict[str, object]) -> None:
     session = await api.create()
-    await api.err("/session/request", {"sessionId": session["id"], **body}, 400, "INVALID_REQUEST")
+    error = await api.err(
+        "/session/request", {"sessionId": session["id"], **body}, 400, "INVALID_REQUEST"
+    )
+    assert error["details"]["field"] in (set(body) | {"url"})
+
+
+async def test_method_names_are_case_insensitive_and_default_to_get(api: Api) -> None:
+    session = await api.create()
+    for sent, seen in [("post", "POST"), ("", "GET"), (None, "GET"), ("GET", "GET")]:
+        await api.fetch(session["id"], "https://a.test/", method=sent)
+        assert (await api.ok("/account/history"))["tasks"][0]["method"] == seen
 
 
 @pytest.mark.parametrize(

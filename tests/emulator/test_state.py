@@ -27,6 +27,8 @@ COUNTER_KEYS = {
     "requests_on_closed",
     "concurrent_request_violations",
     "max_in_flight_per_session",
+    "closes_failed",
+    "stored_sessions",
     "tasks_created",
     "lost_answers",
     "faults",
@@ -72,8 +74,18 @@ async def test_state_json_shape_and_counters(
         "faults",
         "lost_answers",
         "internal_errors",
+        "clock_offset",
+        "expiry_form",
+        "failing_closes",
+        "stored_sessions",
         "orchestrator",  # the OrchestratorHQ API served under /api
     }
+    assert (state["clock_offset"], state["expiry_form"], state["failing_closes"]) == (
+        0.0,
+        "normal",
+        None,
+    )
+    assert state["stored_sessions"] == 3
     assert set(state["accounts"]) == {"default", "other", "suspended", "inactive"}
     default = state["accounts"]["default"]
     assert set(default) == COUNTER_KEYS
@@ -84,6 +96,8 @@ async def test_state_json_shape_and_counters(
     assert default["peak_active_sessions"] == 3
     assert default["active_session_ids"] == [kept["id"]]
     assert default["requests_total"] == 1
+    assert default["stored_sessions"] == 3
+    assert default["closes_failed"] == 0
     assert default["balance"] == pytest.approx(100 - 0.03 - 0.005)
     assert default["total_charged"] == pytest.approx(0.035)
     assert "test-key" not in orjson.dumps(state).decode()

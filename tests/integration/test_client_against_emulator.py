@@ -57,7 +57,8 @@ async def test_account_endpoints_and_paging(client: BBREClient) -> None:
         await session.close()
     listed = [info async for info in client.account.sessions(page_size=3)]
     assert {info.id for info in listed} == {s.id for s in created}
-    stamps = [info.created_at for info in listed]
+    stamps = [info.created_at for info in listed if info.created_at is not None]
+    assert len(stamps) == len(listed)
     assert stamps == sorted(stamps, reverse=True)  # newest first (ties in one ms may swap)
     active = [info.id async for info in client.account.sessions(status="active", page_size=1)]
     assert set(active) == {s.id for s in created[5:]}

@@ -2,17 +2,30 @@
 
 ``hold``: open a pool, lease N sessions, print "ready", and wait to be signalled.
 ``hold-kill``: the same, for a test that SIGKILLs the process (no cleanup at all).
+``share``: workers on a pool sharing the cap through Redis; a status file per process holds
+its session ids and its count of successful requests, refreshed every 50 ms.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 
-from bbre_async import BBREClient
-from bbre_async.pool import SessionPool
+from bbre_async import BBREClient, BBREError, CoordinationError, PoolTimeoutError
+from bbre_async.pool import PooledSession, SessionPool
+
+
+async def lease_one(pool: SessionPool) -> PooledSession:
+    """Lease a session as a patient user does: a failed create (a lost answer) is retried."""
+    for _ in range(9):
+        try:
+            return await pool.acquire(timeout=20)
+        except BBREError:
+            await asyncio.sleep(0.1)
+    return await pool.acquire(timeout=20)
 
 
 async def hold(url: str, count: int, ledger_path: str | None, handle_signals: bool) -> None:
@@ -26,11 +39,19 @@ async def hold(url: str, count: int, ledger_path: str | None, handle_signals: bo
             idle_timeout=None,
         )
         async with pool:
-            leases = [await pool.acquire(timeout=20) for _ in range(count)]
+            leases = [await lease_one(pool) for _ in range(count)]
             for lease in leases:
                 await lease.get("https://target.test/hold")
             print("ready", flush=True)
             await asyncio.Event().wait()
+
+
+def public_kind(error: Exception) -> str:
+    """The public class a caller would catch (a subclass counts as its parent)."""
+    for kind in (PoolTimeoutError, CoordinationError, BBREError):
+        if isinstance(error, kind):
+            return kind.__name__
+    return type(error).__name__
 
 
 async def share(url: str, redis_url: str, workers: int, stop_file: str) -> None:
@@ -40,7 +61,10 @@ async def share(url: str, redis_url: str, workers: int, stop_file: str) -> None:
 
     counts: dict[str, int] = {"ok": 0}
     async with BBREClient(api_key="test-key", base_url=url) as client:
-        coordinator = RedisCoordinator.for_client(redis_url, client, lease_ttl=3.0, op_timeout=0.5)
+        lease_ttl = float(os.environ.get("BBRE_TEST_LEASE_TTL", "3"))
+        coordinator = RedisCoordinator.for_client(
+            redis_url, client, lease_ttl=lease_ttl, op_timeout=0.5, rotation_interval=2.0
+        )
         pool = SessionPool(
             client,
             max_size=10,
@@ -63,7 +87,7 @@ async def share(url: str, redis_url: str, workers: int, stop_file: str) -> None:
             async def watch() -> None:
                 while not os.path.exists(stop_file):
                     with open(status_file + ".tmp", "w") as out:
-                        json.dump(pool.session_ids(), out)
+                        json.dump({"sessions": pool.session_ids(), "ok": counts["ok"]}, out)
                     os.replace(status_file + ".tmp", status_file)
                     await asyncio.sleep(0.05)
                 stop.set()
@@ -75,7 +99,7 @@ async def share(url: str, redis_url: str, workers: int, stop_file: str) -> None:
                             await lease.get(f"https://target.test/{n}")
                         counts["ok"] += 1
                     except Exception as error:
-                        name = type(error).__name__
+                        name = public_kind(error)
                         counts[name] = counts.get(name, 0) + 1
                         await asyncio.sleep(0.05)
 
@@ -87,6 +111,8 @@ def main() -> None:
     if sys.argv[1] == "share":
         asyncio.run(share(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]))
         return
+    # Warnings reach stderr, as in any deployed worker: tests read them.
+    logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
     mode, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     ledger = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None
     asyncio.run(hold(url, count, ledger, handle_signals=(mode == "hold")))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,24 +102,63 @@ def running(server: EmulatorThread) -> set[str]:
     return set(server.call(lambda: server.emu.orchestrator_state.org("org").active_session_ids))
 
 
-def test_sessions_list_shows_the_organisation_sessions(server: EmulatorThread) -> None:
+def table_rows(stdout: str) -> dict[str, dict[str, str]]:
+    """A printed table as {id: {header: cell}} (cells are separated by 2+ spaces)."""
+    lines = stdout.splitlines()
+    header = re.split(r"\s{2,}", lines[0].strip())
+    rows = {}
+    for line in lines[2:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) == len(header):
+            rows[cells[0]] = dict(zip(header, cells, strict=True))
+    return rows
+
+
+def test_sessions_list_shows_orchestrator_fields(server: EmulatorThread) -> None:
     stopped, *active = start_sessions(server, 3, stop=1)
 
     result = invoke(server, "sessions", "list")
 
     assert result.exit_code == 0, result.output
-    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:]}
+    assert re.split(r"\s{2,}", result.stdout.splitlines()[0].strip()) == [
+        "id", "name", "status", "expires in", "cdp", "vnc", "created (UTC)"
+    ]  # fmt: skip
+    assert "mode" not in result.stdout and "charged" not in result.stdout
+    rows = table_rows(result.stdout)
     assert set(rows) == {stopped, *active}
-    assert rows[stopped][2] == "closed" and rows[stopped][-1] == "-"
-    assert all(rows[sid][2] == "active" for sid in active)
-    assert all(rows[sid][-2] == "29m" or rows[sid][-2] == "30m" for sid in active)
+    assert rows[stopped]["name"] == "cli-0"
+    assert rows[stopped]["status"] == "stopped"  # OrchestratorHQ's own word
+    assert (rows[stopped]["expires in"], rows[stopped]["cdp"]) == ("-", "-")
+    for n, sid in enumerate(active, start=1):
+        assert rows[sid]["name"] == f"cli-{n}"
+        assert rows[sid]["status"] == "active"
+        assert rows[sid]["expires in"].startswith(("29m", "30m"))
+        assert (rows[sid]["cdp"], rows[sid]["vnc"]) == ("yes", "yes")
 
+
+def test_sessions_list_json_has_orchestrator_keys_only(server: EmulatorThread) -> None:
+    stopped, running_id = start_sessions(server, 2, stop=1)
+
+    every = invoke(server, "sessions", "list", "--json")
     closed = invoke(server, "sessions", "list", "--status", "closed", "--json")
-    assert closed.exit_code == 0
-    (row,) = [json.loads(line) for line in closed.stdout.splitlines()]
-    assert (row["id"], row["status"], row["expires_at"]) == (stopped, "closed", None)
+
+    rows = {r["id"]: r for r in map(json.loads, every.stdout.splitlines())}
+    assert set(rows[running_id]) == {
+        "id", "name", "status", "created_at", "expires_at", "last_accessed_at",
+        "cdp_available", "vnc_available",
+    }  # fmt: skip
+    assert (rows[running_id]["cdp_available"], rows[running_id]["vnc_available"]) == (True, True)
+    assert rows[stopped]["cdp_available"] is None
+    assert "vnc_password" not in every.stdout and "ws://" not in every.stdout
+    (row,) = [json.loads(line) for line in closed.stdout.splitlines()]  # closed = stopped
+    assert (row["id"], row["status"], row["name"]) == (stopped, "stopped", "cli-0")
+
+
+def test_sessions_list_limit_and_status(server: EmulatorThread) -> None:
+    _, *active = start_sessions(server, 3, stop=1)
 
     newest = invoke(server, "sessions", "list", "--status", "active", "--limit", "1")
+
     assert newest.stdout.splitlines()[2].split()[0] == active[-1]
     assert "1 of 2 active sessions shown" in newest.stdout
 
@@ -127,21 +167,23 @@ def test_there_is_no_expired_status(server: EmulatorThread) -> None:
     result = invoke(server, "sessions", "list", "--status", "expired")
 
     assert result.exit_code == 2
-    assert "`--status expired` is not offered by OrchestratorHQ" in result.stderr
-    assert "--status closed" in result.stderr
+    assert "--status expired: OrchestratorHQ has no such status" in result.stderr
+    assert "closed" in result.stderr and "stopped" in result.stderr
 
 
 def test_sessions_close_stops_sessions(server: EmulatorThread) -> None:
     first, second = start_sessions(server, 2, stop=0)
 
-    result = invoke(server, "sessions", "close", first, "sess_unknown")
+    result = invoke(server, "sessions", "close", first)
+    again = invoke(server, "sessions", "close", first)
+    unknown = invoke(server, "sessions", "close", "sess_unknown")
 
     assert result.exit_code == 0, result.output
-    assert f"closed        {first}" in result.stdout
-    assert "already gone  sess_unknown" in result.stdout
+    assert f"closed          {first}" in result.stdout
     assert running(server) == {second}
-    again = invoke(server, "sessions", "close", first)
-    assert "already gone" in again.stdout
+    assert again.exit_code == 0 and f"already closed  {first}" in again.stdout
+    assert unknown.exit_code == 4
+    assert "unknown         sess_unknown" in unknown.stderr
 
 
 def write_ledger(path: Path, entries: list[LedgerEntry]) -> None:
@@ -240,3 +282,20 @@ def test_bbre_keeps_working_on_the_same_server(server: EmulatorThread) -> None:
     result = runner.invoke(cli, [*args, "sessions", "list", "--json"])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [bbre_id]
+
+
+def test_a_narrow_terminal_leaves_out_the_creation_time_first(server: EmulatorThread) -> None:
+    ids = start_sessions(server, 2)
+
+    narrow = invoke(server, "sessions", "list", env={"COLUMNS": "80"})
+    narrower = invoke(server, "sessions", "list", env={"COLUMNS": "30"})
+
+    assert narrow.exit_code == 0 and narrower.exit_code == 0
+    assert re.split(r"\s{2,}", narrow.stdout.splitlines()[0].strip()) == [
+        "id", "name", "status", "expires in", "cdp", "vnc"
+    ]  # fmt: skip
+    assert re.split(r"\s{2,}", narrower.stdout.splitlines()[0].strip()) == ["id", "status"]
+    for result in (narrow, narrower):
+        rows = table_rows(result.stdout)
+        assert set(rows) == set(ids)
+        assert all(row["status"] == "active" for row in rows.values())

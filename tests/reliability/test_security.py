@@ -99,8 +99,8 @@ async def test_the_key_never_reaches_logs_reprs_or_errors(
     assert any(type(e).__name__ == "SessionClosedError" for e in errors)
     for text in shown:
         assert_secret_absent(text, "a repr")
-    for error in errors:
-        assert_secret_absent(everything_said_by(error), f"an error ({type(error).__name__})")
+    for failure in errors:
+        assert_secret_absent(everything_said_by(failure), f"an error ({type(failure).__name__})")
     logs = full_log_text(debug_logs)
     assert "POST /session/request" in logs  # DEBUG lines were captured
     assert_secret_absent(logs, "the DEBUG log")
@@ -144,8 +144,8 @@ async def test_a_server_that_echoes_the_key_back_has_it_redacted(
         "InvalidResponseError",
     ]
     assert "***" in errors[0].message and "***" in errors[1].details["body_start"]
-    for error in errors:
-        assert_secret_absent(everything_said_by(error), "an error quoting the server")
+    for failure in errors:
+        assert_secret_absent(everything_said_by(failure), "an error quoting the server")
     assert_secret_absent(full_log_text(debug_logs), "the DEBUG log")
 
 
@@ -295,7 +295,7 @@ async def test_a_running_emulator_listens_on_loopback_only() -> None:
     async with running_emulator() as emu:
         assert emu.base_url.startswith("http://127.0.0.1:")
         sockets = [
-            site._server.sockets  # type: ignore[attr-defined]
+            site._server.sockets  # type: ignore[union-attr]
             for site in emu._runner.sites  # type: ignore[union-attr]
         ]
         hosts = {sock.getsockname()[0] for group in sockets for sock in group}

@@ -62,6 +62,13 @@ def _route(
     auth: bool = True,
 ) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
+        response = await answer(request)
+        date = engine.date()
+        if date is not None:
+            response.headers["Date"] = date
+        return response
+
+    async def answer(request: web.Request) -> web.StreamResponse:
         fault = engine.faults.pick(endpoint)
         if fault is not None and fault != "lost_answer":
             return await _faulted(request, fault)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from itertools import islice
 from typing import Any
 
 from bbre_async.emulator._clock import Clock
@@ -26,6 +27,7 @@ from bbre_async.emulator.orchestrator._state import OrchestratorState, Org, Sess
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+MAX_OFFSET = 1_000_000_000  # a larger offset reads as this one: the page is empty anyway
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -37,6 +39,12 @@ class OrchestratorEngine:
         self.settings = settings
         self.clock = clock
         self.faults = OrchFaults()
+        #: Seconds the server's clock is ahead of ``clock`` (what it says, not how it runs);
+        #: the BBRE emulator that mounts this API points it at its own offset.
+        self.offset: Callable[[], float] = _no_offset
+        #: The ``Date`` header to send, or ``None`` to let aiohttp state the wall clock; the
+        #: BBRE emulator that mounts this API points it at its own server clock.
+        self.date: Callable[[], str | None] = _no_date
         self.reset()
 
     def reset(self) -> None:
@@ -69,7 +77,8 @@ class OrchestratorEngine:
         calls[endpoint] = calls.get(endpoint, 0) + 1
 
     def settle_expiry(self) -> int:
-        """Stop every active session whose ``expires_at`` has passed; returns how many."""
+        """Stop every active session whose ``expires_at`` has passed (then forget the ones the
+        retention lets go); returns how many expired."""
         now = self.now()
         expired = 0
         for org in self.orgs:
@@ -77,13 +86,30 @@ class OrchestratorEngine:
                 self._end(record, "expiry", record.expires)
                 org.counters.expired += 1
                 expired += 1
+        self.prune()
         return expired
 
     def _end(self, record: SessionRecord, why: str, when: float) -> None:
         record.status = "stopped"
         record.ended = when
         record.ended_by = why
-        record.org.active.pop(record.id, None)
+        org = record.org
+        org.active.pop(record.id, None)
+        org.ended.append(record)
+
+    def prune(self) -> int:
+        """Forget sessions stopped longer than ``session_retention`` ago (``404`` afterwards),
+        so memory and listing cost stay bounded on a long run; returns how many."""
+        horizon = self.now() - self.settings.scaled(self.settings.session_retention)
+        forgotten = 0
+        for org in self.orgs:
+            ended = org.ended
+            while ended and (ended[0].ended or 0.0) < horizon:
+                gone = ended.popleft()
+                org.sessions.pop(gone.id, None)
+                self.by_id.pop(gone.id, None)
+                forgotten += 1
+        return forgotten
 
     def _active_total(self) -> int:
         return sum(len(org.active) for org in self.orgs)
@@ -173,16 +199,27 @@ class OrchestratorEngine:
         org.counters.created += 1
         org.counters.peak_active = max(org.counters.peak_active, len(org.active))
         self.peak_active = max(self.peak_active, self._active_total())
-        return record.detail_json(self.settings.node_domain)
+        return record.detail_json(self.settings.node_domain, self.offset())
 
     def listing(self, org: Org, query: Mapping[str, str]) -> dict[str, Any]:
+        """Newest first. Lenient, as the page lists no 400 for it: a ``limit``/``offset`` that
+        is not an integer is ignored (25, 0), integers are clamped (``limit`` to 1-100,
+        ``offset`` to >= 0). An unfiltered or ``active`` page never walks ended sessions."""
         limit = _int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-        offset = _int_param(query, "offset", 0, 0, None)
+        offset = _int_param(query, "offset", 0, 0, MAX_OFFSET)
         status = query.get("status")
-        rows = [r for r in reversed(org.sessions.values()) if status in (None, r.status)]
+        said = self.offset()
+        if status is None or status == "active":
+            stored = org.sessions if status is None else org.active
+            total = len(stored)
+            page = list(islice(reversed(stored.values()), offset, offset + limit))
+        else:
+            rows = [r for r in reversed(org.sessions.values()) if r.status == status]
+            total = len(rows)
+            page = rows[offset : offset + limit]
         return {
-            "sessions": [r.row_json() for r in rows[offset : offset + limit]],
-            "total": len(rows),
+            "sessions": [r.row_json(said) for r in page],
+            "total": total,
             "pagination": {"limit": limit, "offset": offset},
         }
 
@@ -190,7 +227,7 @@ class OrchestratorEngine:
         record = self._find(org, session_id)
         if record.status == "active":
             record.last_accessed = self.now()
-        return record.detail_json(self.settings.node_domain)
+        return record.detail_json(self.settings.node_domain, self.offset())
 
     def extend(self, org: Org, session_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         record = self._running(org, session_id)
@@ -210,7 +247,7 @@ class OrchestratorEngine:
             "id": record.id,
             "session_name": record.session_name,
             "status": record.status,
-            "expires_at": iso(record.expires),
+            "expires_at": iso(record.expires + self.offset()),
             "message": f"Session extended by {describe(emulated)}",
         }
 
@@ -239,7 +276,7 @@ class OrchestratorEngine:
                 "active_sessions": len(org.active),
                 "organization_id": org.organization_id,
             },
-            "timestamp": iso(self.now()),
+            "timestamp": iso(self.now() + self.offset()),
         }
 
     def health(self) -> dict[str, Any]:
@@ -247,7 +284,7 @@ class OrchestratorEngine:
             "status": "healthy",
             "service": "orchestrator-api",
             "version": "1.0.0",
-            "timestamp": iso(self.now()),
+            "timestamp": iso(self.now() + self.offset()),
             "dependencies": {"database": "healthy", "autoscaler": "healthy"},
         }
 
@@ -266,17 +303,22 @@ class OrchestratorEngine:
         )
 
 
+def _no_offset() -> float:
+    return 0.0
+
+
+def _no_date() -> str | None:
+    return None
+
+
 def _int_param(
     query: Mapping[str, str], name: str, default: int, low: int, high: int | None
 ) -> int:
+    """A query integer read leniently: not an integer means ``default``; clamped to bounds."""
     raw = query.get(name)
-    if raw is None or raw == "":
-        return default
     try:
-        value = int(raw)
+        value = int(raw) if raw else default
     except ValueError:
-        raise validation(f"{name} must be an integer", field=name, value=raw) from None
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise validation(f"{name} must be {bounds}", field=name, value=value)
-    return value
+        return default
+    value = max(value, low)
+    return value if high is None else min(value, high)

@@ -56,6 +56,16 @@ class MountedEngine(Engine):
     ) -> None:
         self.orchestrator = orchestrator  # before the base class initialises (and resets)
         super().__init__(settings, clock)
+        if orchestrator is not None:  # one server clock for both APIs
+            orchestrator.offset = self._offset
+            orchestrator.date = self._date
+
+    def _offset(self) -> float:
+        return self.time.offset
+
+    def _date(self) -> str | None:
+        time = self.time  # replaced on reset: read it per call
+        return time.date_header() if time.sends_date else None
 
     def snapshot(self) -> CombinedState:
         base = super().snapshot()

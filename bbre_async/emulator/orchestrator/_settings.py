@@ -83,6 +83,8 @@ class OrchestratorSettings:
     runs a session); ``credits_per_hour`` charged for the duration asked on create and on
     extend (``402 INSUFFICIENT_CREDITS`` when an organisation's credits fall short).
     ``seed`` seeds the ids and VNC passwords, so runs are reproducible.
+    ``session_retention``: emulated seconds a stopped session stays stored (listed, readable);
+    after that it is forgotten (``404 SESSION_NOT_FOUND``), so memory stays bounded.
     """
 
     orgs: tuple[OrgSpec, ...] = attrs.field(
@@ -95,6 +97,7 @@ class OrchestratorSettings:
     servers: int = attrs.field(default=100, validator=attrs.validators.ge(0))
     credits_per_hour: float = attrs.field(default=1.0, validator=_optional_non_negative)
     seed: int | None = 0
+    session_retention: float = attrs.field(default=3600.0, validator=_positive)
     node_domain: str = attrs.field(default="browser.emulator.invalid", validator=_non_empty)
 
     def scaled(self, emulated_seconds: float) -> float:

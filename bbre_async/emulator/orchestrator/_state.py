@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -19,14 +20,10 @@ from bbre_async.emulator.orchestrator._settings import OrgSpec
 
 
 def iso(moment: float) -> str:
-    """Epoch seconds as a UTC ISO-8601 string with milliseconds (``...T10:30:00.250Z``).
-
-    The vendor's samples show whole seconds; milliseconds keep short, time-scaled lives exact
-    and are still plain ISO-8601. The milliseconds are truncated, never rounded up, so an
-    ``expires_at`` read by a client is never later than the moment the session really ends.
-    """
-    ms = math.floor(moment * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    """Epoch seconds as the vendor's pages write them: UTC, whole seconds
+    (``2025-01-15T10:30:00Z``). Truncated, never rounded up, so an ``expires_at`` read by a
+    client is never later than the moment the session really ends."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.floor(moment)))
 
 
 @attrs.define(slots=True, eq=False)
@@ -48,18 +45,19 @@ class SessionRecord:
     ended: float | None = None
     ended_by: str | None = None  # "stop" | "expiry"
 
-    def row_json(self) -> dict[str, Any]:
-        """A listing row: the fields the vendor's listing sample shows."""
+    def row_json(self, offset: float) -> dict[str, Any]:
+        """A listing row: the fields the vendor's listing sample shows. ``offset``: seconds
+        the server's clock is ahead of the emulator's."""
         return {
             "id": self.id,
             "session_name": self.session_name,
             "status": self.status,
-            "created_at": iso(self.created),
-            "expires_at": iso(self.expires),
-            "last_accessed_at": iso(self.last_accessed or self.created),
+            "created_at": iso(self.created + offset),
+            "expires_at": iso(self.expires + offset),
+            "last_accessed_at": iso((self.last_accessed or self.created) + offset),
         }
 
-    def detail_json(self, domain: str) -> dict[str, Any]:
+    def detail_json(self, domain: str, offset: float) -> dict[str, Any]:
         """``GET /sessions/{id}``: everything, including the connection URLs and password."""
         host = f"node-{self.node}.{domain}"
         return {
@@ -70,10 +68,10 @@ class SessionRecord:
             "user_id": self.org.user_id,
             "organization_id": self.org.organization_id,
             "organization_role": "member",
-            "created_at": iso(self.created),
-            "started_at": iso(self.created),
-            "last_accessed_at": iso(self.last_accessed or self.created),
-            "expires_at": iso(self.expires),
+            "created_at": iso(self.created + offset),
+            "started_at": iso(self.created + offset),
+            "last_accessed_at": iso((self.last_accessed or self.created) + offset),
+            "expires_at": iso(self.expires + offset),
             "vnc_url": f"wss://{host}:6080/websockify",
             "cdp_url": f"ws://{host}:9222/devtools/browser/{self.cdp_token}",
             "vnc_password": self.vnc_password,
@@ -107,7 +105,9 @@ class Counters:
 
 @attrs.define(slots=True, eq=False)
 class Org:
-    """An organisation's live state. ``active`` holds the sessions whose status is active."""
+    """An organisation's live state. ``sessions`` holds every session still stored (creation
+    order), ``active`` those whose status is active, ``ended`` the stopped ones in the order
+    they stopped (the oldest are forgotten first)."""
 
     api_key: str = attrs.field(repr=False)
     name: str
@@ -117,6 +117,7 @@ class Org:
     credits: float | None
     sessions: dict[str, SessionRecord] = attrs.field(factory=dict)
     active: dict[str, SessionRecord] = attrs.field(factory=dict)
+    ended: deque[SessionRecord] = attrs.field(factory=deque)
     counters: Counters = attrs.field(factory=Counters)
 
     @classmethod

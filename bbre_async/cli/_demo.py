@@ -74,9 +74,9 @@ def demo_command(
     real: bool,
     yes: bool,
 ) -> None:
-    """Crawl synthetic URLs with pool.map over a pool of sessions and show what the pool does.
+    """Crawl synthetic URLs through a pool of sessions and show what the pool does.
 
-    By default everything runs offline against the embedded emulator, sessions age fast so
+    The crawl is one pool.map over the URLs. By default everything runs offline against the embedded emulator, sessions age fast so
     renewals happen in front of you, and the summary checks the server's own counters.
     Ctrl-C stops the crawl, closes every session and exits with status 130.
     """

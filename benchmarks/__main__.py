@@ -38,6 +38,7 @@ SCENARIOS = {
     "shared_cap": "benchmarks.scenario_shared_cap",
     "emulator": "benchmarks.scenario_emulator",
     "memory": "benchmarks.scenario_memory",
+    "map": "benchmarks.scenario_map",
 }
 
 

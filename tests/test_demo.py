@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.waiting import eventually
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
@@ -62,3 +75,96 @@ def test_demo_rejects_bad_settings() -> None:
     done = run_demo("--sessions", "11")
     assert done.returncode == 2
     assert "sessions" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_demo_reports_retries_and_runs_with_a_fixed_number_of_jobs() -> None:
+    done = run_demo("--json", "--requests", "200", "--workers", "3", "--latency", "0.002")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["ok"] == 200 and result["retried"] == 0
+    assert result["event_loop"] == "asyncio"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop not installed")
+def test_demo_runs_on_uvloop() -> None:
+    done = run_demo("--json", "--uvloop", "--requests", "200", "--latency", "0.002")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["event_loop"] == "uvloop"
+    assert result["ok"] == 200 and result["active_after_close"] == 0
+
+
+@asynccontextmanager
+async def emulator_process() -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bbre_async",
+        "emulator",
+        "--port",
+        "0",
+        "--latency",
+        "0.01",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    try:
+        async with asyncio.timeout(60):
+            url = (await process.stdout.readline()).decode().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        yield url, process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+def _state(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/_emulator/state", timeout=10) as answer:  # noqa: S310
+        accounts: dict[str, Any] = json.load(answer)["accounts"]
+    account: dict[str, Any] = accounts["account1"]
+    return account
+
+
+async def test_ctrl_c_stops_the_demo_with_130_and_closes_every_session(tmp_path: Path) -> None:
+    """Against a separate emulator, so the server that judges outlives the demo."""
+    async with emulator_process() as (url, _emulator):
+        demo = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bbre_async",
+            "--base-url",
+            url,
+            "--api-key",
+            "test-key",
+            "demo",
+            "--real",
+            "--yes",
+            "--requests",
+            "1000000",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)},  # the ledger goes here
+        )
+        try:
+
+            async def crawling() -> bool:
+                state = await asyncio.to_thread(_state, url)
+                return bool(state["requests_total"] >= 50)
+
+            await eventually(crawling, timeout=60, interval=0.05, what="the crawl running")
+            demo.send_signal(signal.SIGINT)
+            async with asyncio.timeout(60):
+                _out, err = await demo.communicate()
+        finally:
+            if demo.returncode is None:
+                demo.kill()
+                await demo.wait()
+        state = await asyncio.to_thread(_state, url)
+        assert demo.returncode == 130, err.decode()[-2000:]
+        assert "Aborted!" not in err.decode() and "Traceback" not in err.decode()
+        assert "every session was closed" in err.decode()
+        assert state["sessions_created"] >= 1
+        assert state["active_sessions"] == 0
+        assert state["sessions_closed"] == state["sessions_created"]

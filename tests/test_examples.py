@@ -47,7 +47,7 @@ def run_example(name: str, *args: str, cwd: Path | None = None) -> str:
 
 def test_every_example_is_listed_and_documents_its_command() -> None:
     readme = (EXAMPLES / "README.md").read_text()
-    assert len(SCRIPTS) == 6
+    assert len(SCRIPTS) == 7
     for name in SCRIPTS:
         # The venv's interpreter: the form that works without activating the venv.
         assert f"`.venv/bin/python examples/{name}" in readme, name
@@ -91,6 +91,17 @@ def test_pooled_scraper() -> None:
     assert "failures: none" in out
     assert re.search(r"PoolStats\(max_size=10, .*requests=60, failed_requests=0", out)
     assert "after close: 0 left active" in out
+
+
+def test_metrics_console_exports_the_pools_metrics() -> None:
+    out = run_example("metrics_console.py", "--urls", "50", "--interval", "0.5")
+    assert "map: 50/50 ok" in out
+    last = out.rsplit("-- metrics export --", 1)[1]  # the export after the pool closed
+    assert "bbre.pool.requests{outcome=ok} 50" in last
+    assert "bbre.pool.size{} 0" in last
+    assert "bbre.pool.lease.duration{} count=50 " in last
+    assert "after close: 0 left active" in out
+    assert "test-key" not in out
 
 
 def test_login_then_fetch_keeps_one_session_across_the_steps() -> None:

@@ -1,28 +1,33 @@
-"""``bbre-async demo``: a pooled crawl against the embedded emulator, shown live."""
+"""``bbre-async demo``: a ``pool.map`` crawl against the embedded emulator, shown live."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import click
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-from rich.progress import Progress as RichProgress
+from rich.console import Console
 from rich.table import Table
 
 from bbre_async.cli._common import CliError, CliState, pass_state
-from bbre_async.cli._demo_crawl import DemoConfig, DemoResult, Progress, run_crawl
-from bbre_async.pool import SessionPool
+from bbre_async.cli._demo_crawl import DemoConfig, DemoResult, run_crawl
+from bbre_async.pool import MapProgress, SessionPool
 
-REFRESH = 0.1
+T = TypeVar("T")
+INTERRUPTED = 130  # what a shell reports for a program stopped by Ctrl-C (128 + SIGINT)
 
 
 @click.command("demo")
 @click.option("--requests", "total", default=2000, show_default=True, help="URLs to fetch.")
-@click.option("--workers", default=50, show_default=True, help="Concurrent tasks.")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Jobs in flight (default: the pool's usable capacity, so no job waits behind the cap).",
+)
 @click.option(
     "--sessions", default=10, show_default=True, help="Pool size (the account cap is 10)."
 )
@@ -42,6 +47,12 @@ REFRESH = 0.1
 @click.option("--seed", default=0, show_default=True, help="Seed for the emulator's randomness.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON only.")
 @click.option(
+    "--uvloop",
+    "use_uvloop",
+    is_flag=True,
+    help="Run on uvloop (pip install 'bbre-async[uvloop]').",
+)
+@click.option(
     "--real",
     is_flag=True,
     help="Run against the account of --base-url/--api-key instead of the emulator (costs money).",
@@ -51,7 +62,7 @@ REFRESH = 0.1
 def demo_command(
     state: CliState,
     total: int,
-    workers: int,
+    workers: int | None,
     sessions: int,
     latency: float,
     time_scale: float,
@@ -59,13 +70,15 @@ def demo_command(
     lost_rate: float,
     seed: int,
     as_json: bool,
+    use_uvloop: bool,
     real: bool,
     yes: bool,
 ) -> None:
     """Crawl synthetic URLs through a pool of sessions and show what the pool does.
 
-    By default everything runs offline against the embedded emulator, sessions age fast so
+    The crawl is one pool.map over the URLs. By default everything runs offline against the embedded emulator, sessions age fast so
     renewals happen in front of you, and the summary checks the server's own counters.
+    Ctrl-C stops the crawl, closes every session and exits with status 130.
     """
     try:
         config = DemoConfig(
@@ -82,6 +95,7 @@ def demo_command(
         )
     except (ValueError, TypeError) as error:
         raise CliError(f"bad demo setting: {error}", exit_code=2) from None
+    loop_factory = _loop_factory(use_uvloop)
     err = Console(stderr=True)
     if real:
         if not state.base_url or not state.api_key:
@@ -94,78 +108,79 @@ def demo_command(
         )
         if not yes and not click.confirm("Spend money on this run?", default=False, err=True):
             raise CliError("cancelled", exit_code=1)
-    progress = Progress(total=total)
     console = Console()
-    if as_json:
-        result = asyncio.run(run_crawl(config, progress))
-        click.echo(json.dumps(result.to_json(), indent=2))
-    elif console.is_terminal:
-        result = asyncio.run(_run_live(config, progress, console))
-        console.print(summary_table(result))
-        console.print(verdict(result))
-    else:
-        result = asyncio.run(_run_plain(config, progress))
-        console.print(summary_table(result))
-        console.print(verdict(result))
+    try:
+        if as_json:
+            result = _run(run_crawl(config), loop_factory)
+            click.echo(json.dumps(result.to_json(), indent=2))
+        else:
+            live = console.is_terminal
+            result = _run(
+                _crawl_live(config, console) if live else _crawl_plain(config), loop_factory
+            )
+            console.print(summary_table(result))
+            console.print(verdict(result))
+    except KeyboardInterrupt:
+        # The crawl was cancelled and the pool closed every session before we got here.
+        err.print("interrupted: the crawl stopped and every session was closed")
+        sys.exit(INTERRUPTED)
     if result.cap_respected is False or result.active_after:
         sys.exit(1)
 
 
-async def _run_live(config: DemoConfig, progress: Progress, console: Console) -> DemoResult:
-    bar = RichProgress(
-        TextColumn("[bold]crawl"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>7.1f} req/s"),
-        TimeRemainingColumn(),
-        console=console,
-    )
-    task = bar.add_task("crawl", total=progress.total, rate=0.0)
+def _loop_factory(use_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if not use_uvloop:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        raise CliError(
+            "--uvloop needs uvloop: pip install 'bbre-async[uvloop]'", exit_code=2
+        ) from None
+    return uvloop.new_event_loop
+
+
+def _run(
+    coro: Coroutine[Any, Any, T], loop_factory: Callable[[], asyncio.AbstractEventLoop] | None
+) -> T:
+    """``asyncio.run`` on the chosen loop; Ctrl-C cancels the crawl, then raises here."""
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(coro)
+
+
+async def _crawl_live(config: DemoConfig, console: Console) -> DemoResult:
+    from bbre_async.pool import RichMapProgress
+
     pools: list[SessionPool] = []
-
-    async def refresh(live: Live) -> None:
-        while True:
-            elapsed = max(1e-6, asyncio.get_running_loop().time() - start)
-            bar.update(task, completed=progress.finished, rate=progress.done / elapsed)
-            live.update(Group(bar, pool_table(pools[0] if pools else None, progress)))
-            await asyncio.sleep(REFRESH)
-
-    start = asyncio.get_running_loop().time()
-    with Live(console=console, refresh_per_second=10, transient=False) as live:
-        refresher = asyncio.create_task(refresh(live))
-        try:
-            result = await run_crawl(config, progress, on_pool=pools.append)
-        finally:
-            refresher.cancel()
-        bar.update(task, completed=progress.finished)
-        live.update(Group(bar, pool_table(pools[0] if pools else None, progress)))
-    return result
+    bar = RichMapProgress(
+        "crawl",
+        total=config.requests,
+        console=console,
+        extra=lambda: pool_table(pools[0] if pools else None),
+    )
+    with bar:
+        return await run_crawl(config, bar, on_pool=pools.append)
 
 
-async def _run_plain(config: DemoConfig, progress: Progress) -> DemoResult:
+async def _crawl_plain(config: DemoConfig) -> DemoResult:
     """No terminal: a line per tenth of the work, no escape codes."""
     pools: list[SessionPool] = []
+    step = max(1, config.requests // 10)
 
-    async def report() -> None:
-        next_mark = progress.total / 10
-        while True:
-            if progress.finished >= next_mark:
-                stats = pools[0].stats() if pools else None
-                renewed = stats.renewed if stats else 0
-                click.echo(f"{progress.finished}/{progress.total} done, {renewed} renewals so far")
-                next_mark += progress.total / 10
-            await asyncio.sleep(REFRESH)
+    def report(progress: MapProgress) -> None:
+        if progress.finished % step == 0 or progress.finished == config.requests:
+            renewed = pools[0].stats().renewed if pools else 0
+            click.echo(
+                f"{progress.finished}/{config.requests} done, {progress.retried} retried, "
+                f"{renewed} renewals so far"
+            )
 
-    reporter = asyncio.create_task(report())
-    try:
-        return await run_crawl(config, progress, on_pool=pools.append)
-    finally:
-        reporter.cancel()
+    return await run_crawl(config, report, on_pool=pools.append)
 
 
-def pool_table(pool: SessionPool | None, progress: Progress) -> Table:
+def pool_table(pool: SessionPool | None) -> Table:
     table = Table(title="pool", show_header=True, header_style="bold")
-    for column in ("leased", "idle", "creating", "waiters", "created", "renewed", "cost", "failed"):
+    for column in ("leased", "idle", "creating", "waiters", "created", "renewed", "cost"):
         table.add_column(column, justify="right")
     if pool is None:
         return table
@@ -178,7 +193,6 @@ def pool_table(pool: SessionPool | None, progress: Progress) -> Table:
         str(stats.created),
         str(stats.renewed),
         f"${stats.cost or 0:.2f}",
-        str(progress.failed),
     )
     return table
 
@@ -191,6 +205,7 @@ def summary_table(result: DemoResult) -> Table:
     table.add_row("requests ok", f"{result.ok} of {result.requests}")
     failures = ", ".join(f"{k}: {v}" for k, v in sorted(result.failures.items())) or "none"
     table.add_row("failures", failures)
+    table.add_row("retried on a fresh session", str(result.retried))
     table.add_row("time", f"{result.seconds:.1f} s")
     table.add_row("throughput", f"{result.throughput:.1f} req/s")
     if result.limit:
@@ -208,6 +223,7 @@ def summary_table(result: DemoResult) -> Table:
     )
     if result.spent is not None:
         table.add_row("money spent", f"${result.spent:.2f}")
+    table.add_row("event loop", result.event_loop)
     return table
 
 

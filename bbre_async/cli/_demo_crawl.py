@@ -1,4 +1,4 @@
-"""The demo's work: a pooled crawl of synthetic URLs, measured from both sides.
+"""The demo's work: a crawl of synthetic URLs with ``pool.map``, measured from both sides.
 
 The pool's own statistics say what the client saw; the emulator's counters (when the demo
 runs against the embedded emulator) say what the server saw: the peak of concurrently active
@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
 
 from bbre_async._client import BBREClient
-from bbre_async._errors import BBREError
+from bbre_async._response import Response
 from bbre_async.emulator import AccountSpec, EmulatorSettings, Faults, Latency, running_emulator
-from bbre_async.pool import CostModel, PoolStats, SessionPool, ShutdownSummary
+from bbre_async.pool import (
+    CostModel,
+    MapProgress,
+    PooledSession,
+    PoolStats,
+    ProgressHook,
+    SessionPool,
+    ShutdownSummary,
+)
 
 DEMO_KEY = "demo-key"
 
@@ -27,7 +34,10 @@ DEMO_KEY = "demo-key"
 @attrs.frozen(kw_only=True)
 class DemoConfig:
     requests: int = attrs.field(default=2000, validator=attrs.validators.ge(1))
-    workers: int = attrs.field(default=50, validator=attrs.validators.ge(1))
+    # Jobs in flight; None: the pool's usable capacity (no job waits behind the cap).
+    workers: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
+    )
     sessions: int = attrs.field(
         default=10, validator=[attrs.validators.ge(1), attrs.validators.le(10)]
     )
@@ -44,26 +54,12 @@ class DemoConfig:
     api_key: str | None = None
 
 
-@attrs.define
-class Progress:
-    """Live counters the display reads while the crawl runs."""
-
-    total: int
-    done: int = 0
-    failed: int = 0
-    failures: Counter[str] = attrs.field(factory=Counter)
-    started: float = attrs.field(factory=time.monotonic)
-
-    @property
-    def finished(self) -> int:
-        return self.done + self.failed
-
-
 @attrs.frozen(kw_only=True)
 class DemoResult:
     requests: int
     ok: int
     failures: dict[str, int]
+    retried: int  # jobs retried on a fresh session after losing theirs
     seconds: float
     throughput: float
     limit: float | None  # requests/s the sessions allow at the configured server time
@@ -74,6 +70,7 @@ class DemoResult:
     active_after: int | None
     cap: int
     emulated: bool
+    event_loop: str
 
     @property
     def utilization(self) -> float | None:
@@ -91,6 +88,7 @@ class DemoResult:
             "requests": self.requests,
             "ok": self.ok,
             "failures": self.failures,
+            "retried": self.retried,
             "seconds": round(self.seconds, 3),
             "throughput_per_s": round(self.throughput, 2),
             "limit_per_s": self.limit,
@@ -106,6 +104,7 @@ class DemoResult:
             "cap": self.cap,
             "cap_respected": self.cap_respected,
             "emulated": self.emulated,
+            "event_loop": self.event_loop,
         }
 
 
@@ -131,12 +130,22 @@ async def _server(config: DemoConfig) -> AsyncIterator[tuple[str, str, Any]]:
         yield emulator.base_url, DEMO_KEY, emulator
 
 
+def demo_urls(count: int) -> Iterator[str]:
+    """Synthetic product pages, generated lazily (the map pulls them as it goes)."""
+    for n in range(count):
+        yield f"https://shop.example/products/{n % 997}?page={n}"
+
+
+async def fetch(session: PooledSession, url: str) -> Response:
+    return await session.get(url)
+
+
 async def run_crawl(
     config: DemoConfig,
-    progress: Progress,
+    progress: ProgressHook | None = None,
     on_pool: Callable[[SessionPool], None] = lambda _pool: None,
 ) -> DemoResult:
-    """Crawl ``config.requests`` URLs with ``config.workers`` tasks through one pool."""
+    """Crawl ``config.requests`` URLs with ``pool.map`` over one pool."""
     async with _server(config) as (base_url, api_key, emulator):
         async with BBREClient(api_key=api_key, base_url=base_url, max_retries=3) as client:
             balance_before = await client.account.balance()
@@ -152,14 +161,17 @@ async def run_crawl(
             )
             async with pool:
                 on_pool(pool)
-                queue: asyncio.Queue[str] = asyncio.Queue()
-                for n in range(config.requests):
-                    queue.put_nowait(f"https://shop.example/products/{n % 997}?page={n}")
-                progress.started = time.monotonic()
-                await asyncio.gather(
-                    *(_worker(pool, queue, progress) for _ in range(config.workers))
-                )
-                seconds = time.monotonic() - progress.started
+                started = time.monotonic()
+                async with pool.map(
+                    fetch,
+                    demo_urls(config.requests),
+                    concurrency=config.workers,
+                    progress=progress,
+                ) as crawl:
+                    async for _outcome in crawl:
+                        pass  # a real crawler would store the page here
+                seconds = time.monotonic() - started
+                counts: MapProgress = crawl.progress
             shutdown = await pool.aclose()  # already closed by the block: its summary
             stats = pool.stats()
             balance_after = await client.account.balance()
@@ -170,10 +182,11 @@ async def run_crawl(
     limit = config.sessions / config.latency if emulator is not None and config.latency else None
     return DemoResult(
         requests=config.requests,
-        ok=progress.done,
-        failures=dict(progress.failures),
+        ok=counts.done,
+        failures=dict(counts.errors),
+        retried=counts.retried,
         seconds=seconds,
-        throughput=progress.done / seconds if seconds else 0.0,
+        throughput=counts.done / seconds if seconds else 0.0,
         limit=limit,
         stats=stats,
         shutdown=shutdown,
@@ -182,19 +195,10 @@ async def run_crawl(
         active_after=active,
         cap=config.sessions,
         emulated=emulator is not None,
+        event_loop=_loop_name(),
     )
 
 
-async def _worker(pool: SessionPool, queue: asyncio.Queue[str], progress: Progress) -> None:
-    while True:
-        try:
-            url = queue.get_nowait()
-        except asyncio.QueueEmpty:
-            return
-        try:
-            async with pool.acquire() as session:
-                await session.get(url)
-            progress.done += 1
-        except BBREError as error:
-            progress.failed += 1
-            progress.failures[type(error).__name__] += 1
+def _loop_name() -> str:
+    module = type(asyncio.get_running_loop()).__module__
+    return "uvloop" if module.startswith("uvloop") else "asyncio"

@@ -20,7 +20,7 @@ import random
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Generator, Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -52,8 +52,11 @@ from bbre_async.pool._bbre_backend import BBREBackend
 from bbre_async.pool._config import PoolConfig
 from bbre_async.pool._entry import Entry, EntryState
 from bbre_async.pool._events import EventBus, EventKind, Listener
+from bbre_async.pool._job import DEFAULT_RETRIES, POOL_DEFAULT, Job, run_job
 from bbre_async.pool._lease import PooledSession
 from bbre_async.pool._ledger_setup import AUTO, default_coordinator
+from bbre_async.pool._map import MapRun
+from bbre_async.pool._outcome import ItemT, ProgressHook, ResultT
 from bbre_async.pool._reconcile import Reconciler
 from bbre_async.pool._signals import SignalHandlers
 from bbre_async.pool._stats import CostModel, PoolStats, ShutdownSummary, WaitSamples
@@ -1084,6 +1087,58 @@ class SessionPool:
         return (
             f"<SessionPool {self.backend.name} {self._state} size={self._slots_used}/"
             f"{self.config.max_size} leased={self._leased} waiters={len(self._waiters)}>"
+        )
+
+    # ------------------------------------------------------------------- workloads
+
+    def map(
+        self,
+        fn: Job[ItemT, ResultT],
+        items: Iterable[ItemT] | AsyncIterable[ItemT],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        retries: int = DEFAULT_RETRIES,
+        timeout: float | None = None,
+        acquire_timeout: float | None = POOL_DEFAULT,
+        progress: ProgressHook | None = None,
+    ) -> MapRun[ItemT, ResultT]:
+        """Run ``await fn(session, item)`` for every item; iterate for one ``Outcome`` each.
+
+        At most ``concurrency`` jobs at once (default: the pool's usable capacity). A job
+        whose session is lost (``SessionGoneError``, a target answer in ``retire_statuses``,
+        the session taken away mid-job) is retried on a fresh session up to ``retries``
+        times; any other error is the item's outcome. Outcomes come in completion order, or
+        in input order with ``ordered=True``. ``timeout`` bounds each item, retries
+        included. Items may be an async iterator; memory stays bounded. See ``MapRun``.
+        """
+        return MapRun(
+            self,
+            fn,
+            items,
+            concurrency=concurrency,
+            ordered=ordered,
+            retries=retries,
+            timeout=timeout,
+            acquire_timeout=acquire_timeout,
+            progress=progress,
+        )
+
+    async def run(
+        self,
+        fn: Callable[..., Awaitable[ResultT]],
+        *args: Any,
+        retries: int = DEFAULT_RETRIES,
+        timeout: float | None = None,
+        acquire_timeout: float | None = POOL_DEFAULT,
+    ) -> ResultT:
+        """``await fn(session, *args)`` with ``map``'s retry rule: its value, or its error.
+
+        A retry starts on a fresh session with a fresh cookie jar: a job that needs state
+        from earlier calls (a login) must redo those steps inside ``fn``.
+        """
+        return await run_job(
+            self, fn, args, retries=retries, timeout=timeout, acquire_timeout=acquire_timeout
         )
 
 

@@ -73,6 +73,11 @@ class APIClientBase:
             raise ValueError("max_retries must be an integer >= 0")
         if transport is not None and session is not None:
             raise TypeError("pass transport= or session=, not both")
+        if transport is not None and not isinstance(transport, AsyncTransport):
+            raise TypeError(
+                "transport= must have async handle_async_request(request) and aclose() "
+                f"(an AsyncTransport), got {type(transport).__name__}"
+            )
         _check_size(max_response_size)
         configure_logging_from_env()
         self._api_key = key.strip()

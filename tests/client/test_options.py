@@ -211,6 +211,11 @@ async def test_a_transport_can_wrap_another(mocked: MockAPI) -> None:
     assert isinstance(Recording(mocked.transport), b.AsyncTransport)
 
 
+def test_a_transport_without_the_protocol_is_refused_at_construction() -> None:
+    with pytest.raises(TypeError, match="handle_async_request"):
+        BBREClient(api_key="k" * 8, transport=object())  # type: ignore[arg-type]
+
+
 def test_transport_and_session_are_exclusive() -> None:
     with pytest.raises(TypeError):
         BBREClient(

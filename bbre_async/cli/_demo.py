@@ -76,9 +76,10 @@ def demo_command(
 ) -> None:
     """Crawl synthetic URLs through a pool of sessions and show what the pool does.
 
-    The crawl is one pool.map over the URLs. By default everything runs offline against the embedded emulator, sessions age fast so
-    renewals happen in front of you, and the summary checks the server's own counters.
-    Ctrl-C stops the crawl, closes every session and exits with status 130.
+    The crawl is one pool.map over the URLs. By default everything runs offline against
+    the embedded emulator, sessions age fast so renewals happen in front of you, and the
+    summary checks the server's own counters. Ctrl-C stops the crawl, closes every session
+    and exits with status 130.
     """
     try:
         config = DemoConfig(

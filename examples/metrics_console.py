@@ -16,8 +16,8 @@ from _support import api_target, count_active
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
-    HistogramDataPoint,
     MetricsData,
+    NumberDataPoint,
     PeriodicExportingMetricReader,
 )
 
@@ -33,14 +33,14 @@ def one_line_per_point(data: MetricsData) -> str:
             for metric in scope.metrics:
                 for point in metric.data.data_points:
                     labels = ",".join(
-                        f"{k}={v}"
+                        f"{k}={v!s}"
                         for k, v in sorted((point.attributes or {}).items())
                         if k not in ("bbre.provider", "bbre.pool.id")
                     )
-                    if isinstance(point, HistogramDataPoint):
-                        shown = f"count={point.count} sum={point.sum:.3f}"
-                    else:
+                    if isinstance(point, NumberDataPoint):
                         shown = f"{point.value:g}"
+                    else:  # histograms
+                        shown = f"count={point.count} sum={point.sum:.3f}"
                     lines.append(f"{metric.name}{{{labels}}} {shown}")
     return "\n".join(lines) + "\n"
 

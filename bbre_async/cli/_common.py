@@ -51,7 +51,7 @@ from bbre_async._errors import (
 from bbre_async._models import AccountInfo, Page, SessionInfo, Task
 from bbre_async.orchestrator._client import API_KEY_ENV as ORCHESTRATOR_API_KEY_ENV
 from bbre_async.orchestrator._client import BASE_URL_ENV as ORCHESTRATOR_BASE_URL_ENV
-from bbre_async.pool import BBREBackend, SessionBackend
+from bbre_async.pool import SessionBackend
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -186,7 +186,7 @@ def _bbre_client(api_key: str | None, base_url: str | None) -> ApiClient:
 def _bbre_backend(client: ApiClient) -> SessionBackend:
     if not isinstance(client, BBREClient):
         raise TypeError(f"the bbre provider needs a BBREClient, got {type(client).__name__}")
-    return BBREBackend(client)
+    return client.session_backend()
 
 
 def _orchestrator_client(api_key: str | None, base_url: str | None) -> ApiClient:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bbre_async._session_backend import SessionBackend
 from bbre_async.coordination._local import LocalCoordinator
 from bbre_async.coordination._sqlite_ledger import default_ledger_path
-from bbre_async.pool._backend import SessionBackend
 
 AUTO: Any = "auto"
 

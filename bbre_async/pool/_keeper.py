@@ -12,7 +12,6 @@ import functools
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,6 @@ import attrs
 
 from bbre_async._clock import Clock
 from bbre_async._errors import BBREError
-from bbre_async._models import Response
 from bbre_async._session_backend import SessionBackend
 from bbre_async.coordination._base import (
     Coordinator,
@@ -35,7 +33,7 @@ from bbre_async.pool._config import PoolConfig
 from bbre_async.pool._events import EventBus, EventKind
 from bbre_async.pool._governor import CreateGovernor
 from bbre_async.pool._holder import Holder, HolderState
-from bbre_async.pool._reconcile import Reconciler
+from bbre_async.pool._reconcile import LOST_CREATE_WINDOW, Reconciler
 from bbre_async.pool._remote import Created, CreateFailed, RemoteWork
 from bbre_async.pool._renewal import believed_life
 from bbre_async.pool._slots import Slot, SlotBook, SlotKind
@@ -177,88 +175,6 @@ class Keeper:
         self.poke()
         self.dispatch()
 
-    def release_holder(self, holder: Holder) -> None:
-        if holder.state is not HolderState.LEASED:
-            return
-        self.events.emit(EventKind.RELEASED, holder.id)
-        if holder.in_flight is not None and not holder.in_flight.done():
-            holder.in_flight.add_done_callback(lambda _f: self._settle_release(holder))
-        else:
-            self._settle_release(holder)
-
-    def _settle_release(self, holder: Holder) -> None:
-        if holder.state is not HolderState.LEASED:
-            return
-        holder.in_flight = None
-        now = self.clock.now()
-        if not holder.died_young(now):
-            self.governor.matured()
-        reason = holder.retire_reason or self._release_verdict(holder, now)
-        if reason is not None:
-            self.retire(holder, reason)
-        else:
-            self.to_idle(holder)
-        if not self.in_state(HolderState.LEASED):
-            self.no_leases.set()
-
-    def _release_verdict(self, holder: Holder, now: float) -> str | None:
-        config = self.config
-        if not self.open:
-            return "pool closing"
-        if holder.generation != self.generation:
-            return "expired by generation"
-        if holder.remaining(now) <= 0:
-            return "expired"
-        if config.max_requests_per_session and holder.requests >= config.max_requests_per_session:
-            return "max requests reached"
-        if holder.consecutive_errors >= config.max_consecutive_errors:
-            return "too many errors"
-        return None
-
-    # ---------------------------------------------------------- lease services
-
-    def counts_as_error(self, status_code: int) -> bool:
-        return status_code in self.config.retire_statuses
-
-    def run_request(
-        self, holder: Holder, call: Coroutine[Any, Any, Response]
-    ) -> asyncio.Future[Response]:
-        """Run a lease's request in a task that outlives a cancelled caller, bounded by
-        ``request_grace``; the session stays out of service until it ends."""
-        grace = self.config.request_grace
-
-        async def bounded() -> Response:
-            with anyio.fail_after(grace):
-                return await call
-
-        task = asyncio.ensure_future(bounded())
-        holder.in_flight = task
-
-        def done(finished: asyncio.Future[Response]) -> None:
-            if holder.in_flight is finished:
-                holder.in_flight = None
-            if not finished.cancelled() and isinstance(finished.exception(), TimeoutError):
-                holder.retire_reason = holder.retire_reason or "request outlived its grace"
-
-        task.add_done_callback(done)
-        return task
-
-    def note_request(self, holder: Holder, *, ok: bool, gone: bool = False) -> None:
-        self.counters["requests"] += 1
-        holder.requests += 1
-        if ok:
-            holder.consecutive_errors = 0
-            return
-        holder.consecutive_errors += 1
-        self.counters["failed_requests"] += 1
-        now = self.clock.now()
-        if gone and holder.died_young(now):
-            # A session that dies young means our reading of its life was wrong: back off.
-            delay = self.governor.failed(now, f"session {holder.id} died young")
-            self.events.emit(
-                EventKind.THROTTLED, holder.id, f"died young; creates paused {delay:.2f}s"
-            )
-
     # ------------------------------------------------------------------ growth
 
     def grow(self) -> None:
@@ -389,7 +305,9 @@ class Keeper:
                 await pause(self.clock, self.longest_life or self.backend.max_life)
         elif not await self.reconciler.made_nothing(failure.asked_at):
             life = min(self.longest_life or self.backend.max_life, self.backend.max_life)
-            await self.reconciler.watch_unknown(failure.asked_at, deadline=failure.asked_at + life)
+            # The session may have been made any time until the answer was due: keep a margin.
+            deadline = failure.asked_at + life + min(life, LOST_CREATE_WINDOW)
+            await self.reconciler.watch_unknown(failure.asked_at, deadline=deadline)
         await self.remote.settle(slot, failure.intent)
         self.give_back(slot, release_grant=False)
         self.settled.set()

@@ -10,12 +10,10 @@ cannot starve the pool's own close.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
-import math
 import random
 import uuid
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from os import PathLike
 from types import TracebackType
 from typing import Any, Literal, Unpack
@@ -32,11 +30,13 @@ from bbre_async._session_backend import (
     SessionOptions,
 )
 from bbre_async.coordination._base import Coordinator, CoordinatorUnavailableError, OwnerInfo
+from bbre_async.pool._acquire import NOT_GIVEN, Acquire, NotGiven, check_seconds
 from bbre_async.pool._config import PoolConfig, PoolSettings
 from bbre_async.pool._events import EventBus, EventKind, Listener
 from bbre_async.pool._holder import Holder, HolderState
 from bbre_async.pool._keeper import Keeper
 from bbre_async.pool._lease import PooledSession
+from bbre_async.pool._leasing import LeaseDesk
 from bbre_async.pool._ledger_setup import default_coordinator
 from bbre_async.pool._maintenance import Maintainer
 from bbre_async.pool._shutdown import shut_down, snapshot
@@ -47,25 +47,6 @@ from bbre_async.pool._stats import CostModel, PoolStats, ShutdownSummary, WaitSa
 logger = logging.getLogger("bbre_async.pool")
 
 PoolState = Literal["new", "open", "closing", "closed"]
-
-
-class NotGiven(enum.Enum):
-    """The type of ``NOT_GIVEN``: "use the pool's default", distinct from ``None``."""
-
-    NOT_GIVEN = "NOT_GIVEN"
-
-
-NOT_GIVEN = NotGiven.NOT_GIVEN
-
-
-def _check_seconds(name: str, value: object) -> None:
-    """``None`` or a finite number >= 0; anything else fails now, not after a long wait."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds or None, got {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 class SessionPool:
@@ -130,6 +111,7 @@ class SessionPool:
             rng=rng or random.Random(),
         )
         self._maintainer = Maintainer(self._keeper)
+        self._desk = LeaseDesk(self._keeper)
         self._signals = SignalHandlers(self._on_signal)
         self._state: PoolState = "new"
         self._force = asyncio.Event()
@@ -249,7 +231,13 @@ class SessionPool:
 
     @property
     def closed(self) -> bool:
+        """True from the moment closing starts (no new leases)."""
         return self._state in ("closing", "closed")
+
+    @property
+    def state(self) -> PoolState:
+        """``"new"``, ``"open"``, ``"closing"`` or ``"closed"`` (every session settled)."""
+        return self._state
 
     # ------------------------------------------------------------------- leasing
 
@@ -264,8 +252,8 @@ class SessionPool:
         ``ValueError`` at once, not a wait.
         """
         limit = self.config.acquire_timeout if isinstance(timeout, NotGiven) else timeout
-        _check_seconds("timeout", limit)
-        _check_seconds("min_ttl", min_ttl)
+        check_seconds("timeout", limit)
+        check_seconds("min_ttl", min_ttl)
         if min_ttl is not None:
             longest = self._keeper.longest_life or self.backend.max_life
             if min_ttl >= longest:
@@ -273,7 +261,7 @@ class SessionPool:
                     f"min_ttl {min_ttl}s: no session lives that long (the server grants "
                     f"{longest:.0f}s)"
                 )
-        return Acquire(self, limit, min_ttl)
+        return Acquire(lambda: self._acquire(limit, min_ttl))
 
     async def release(self, lease: PooledSession) -> None:
         """Give a lease back (same as ``await lease.release()``)."""
@@ -347,7 +335,7 @@ class SessionPool:
         self._keeper.no_leases.clear()
         self._waits.add(waited)
         self._events.emit(EventKind.ACQUIRED, holder.id)
-        return PooledSession(self._keeper, holder)
+        return PooledSession(self._desk, holder)
 
     # ----------------------------------------------------------- public extras
 
@@ -367,6 +355,11 @@ class SessionPool:
         """A snapshot of sizes, counters and acquire-wait percentiles."""
         return snapshot(self._keeper, self._waits, self.cost_model)
 
+    async def reconcile(self) -> None:
+        """Run the periodic reconciliation now: reap dead owners' sessions, count (or, with
+        ``reap_foreign``, close) sessions no ledger knows."""
+        await self._keeper.reconciler.periodic()
+
     def session_ids(self) -> list[str]:
         """Ids of every remote session the pool holds now."""
         return self._keeper.session_ids()
@@ -378,32 +371,3 @@ class SessionPool:
             f"{self.config.max_size} leased={keeper.in_state(HolderState.LEASED)} "
             f"waiters={len(keeper.waiters)}>"
         )
-
-
-class Acquire:
-    """``pool.acquire()``: an awaitable and an async context manager."""
-
-    __slots__ = ("_lease", "_min_ttl", "_pool", "_timeout")
-
-    def __init__(self, pool: SessionPool, timeout: float | None, min_ttl: float | None) -> None:
-        self._pool = pool
-        self._timeout = timeout
-        self._min_ttl = min_ttl
-        self._lease: PooledSession | None = None
-
-    def __await__(self) -> Generator[Any, None, PooledSession]:
-        return self._pool._acquire(self._timeout, self._min_ttl).__await__()
-
-    async def __aenter__(self) -> PooledSession:
-        self._lease = await self._pool._acquire(self._timeout, self._min_ttl)
-        return self._lease
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        lease, self._lease = self._lease, None
-        if lease is not None:
-            await lease.release()

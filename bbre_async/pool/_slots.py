@@ -116,6 +116,8 @@ class SlotBook:
         if self._capacity >= self.max_size or now < self.probe_at:
             return False
         self._capacity += 1
+        # The probe tests the account itself: the foreign count may be stale.
+        self._foreign = max(0, min(self._foreign, self.account_cap - self._capacity))
         self.probe_at = now + self._probe_backoff
         return True
 

@@ -45,19 +45,21 @@ async def test_many_tasks_share_ten_sessions_across_lives(
     assert state.active_sessions == 0  # everything closed on exit
 
 
-async def test_lost_create_answers_are_adopted(emulator: Emulator, tmp_path: Path) -> None:
+async def test_lost_create_answers_are_never_adopted(emulator: Emulator, tmp_path: Path) -> None:
     emulator.inject("lost_answer", endpoint="session/create", count=2)
     async with BBREClient(api_key="test-key", base_url=emulator.base_url) as client:
-        async with SessionPool(client, max_size=3, ledger_path=tmp_path / "l.db") as pool:
+        async with SessionPool(client, max_size=5, ledger_path=tmp_path / "l.db") as pool:
             leases = [await pool.acquire() for _ in range(3)]
             for lease in leases:
                 await lease.get("https://target.test/x")
                 await lease.release()
             stats = pool.stats()
         state = emulator.state.account()
-    assert stats.adopted == 2
-    assert state.sessions_created == 3  # never created twice for one intent
-    assert state.active_sessions == 0
+    # The sessions of lost answers cannot be told from another client's: never adopted, their
+    # slots held until they would have expired, and left to expire (or to reap_foreign).
+    assert stats.adopted == 0 and stats.unresolved == 2
+    assert state.sessions_created == 5
+    assert state.active_sessions <= 2
 
 
 async def test_capacity_adapts_when_another_program_holds_slots(
@@ -76,7 +78,7 @@ async def test_capacity_adapts_when_another_program_holds_slots(
             pool.add_listener(
                 lambda e: probes.append(e) if e.detail.startswith("probing") else None
             )
-            tasks = [asyncio.create_task(pool._acquire(20, None)) for _ in range(10)]
+            tasks = [asyncio.ensure_future(pool.acquire(timeout=20)) for _ in range(10)]
             await wait_for(lambda: sum(t.done() for t in tasks) == 6)
             first_burst = emulator.state.account().cap_rejections
             assert first_burst <= 4  # only the creates that raced into the 4 held slots

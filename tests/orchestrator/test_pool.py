@@ -122,7 +122,6 @@ async def test_a_lost_create_is_never_adopted(
         assert emu.state.created == 2
 
 
-
 async def test_backend_basics(scaled: tuple[OrchestratorEmulator, OrchestratorClient]) -> None:
     _, client = scaled
     backend = OrchestratorBackend(client, duration="90m")

@@ -6,6 +6,8 @@ import asyncio
 import signal
 from pathlib import Path
 
+import pytest
+
 from bbre_async import BBREClient
 from bbre_async.emulator import Emulator, Faults
 from bbre_async.pool import PoolEvent, SessionPool
@@ -107,6 +109,24 @@ async def test_sigterm_closes_every_leased_session(emulator: Emulator, tmp_path:
     assert elapsed < 10
     assert emulator.state.account().active_sessions == 0
     assert emulator.state.account().sessions_closed == 10
+
+
+@pytest.mark.parametrize(("mode", "count"), [("readme", "10"), ("loop", "20")])
+async def test_sigterm_with_default_settings_leaves_nothing_active(
+    emulator: Emulator, tmp_path: Path, mode: str, count: str
+) -> None:
+    """The README's example, and 20 workers that catch errors and retry, both on default
+    settings: SIGTERM closes every session and the process exits as SIGTERM makes it."""
+    process = await start_worker(mode, emulator.base_url, count, str(tmp_path / "l.db"))
+    assert emulator.state.account().active_sessions == 10
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    process.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(process.wait(), 60)
+    elapsed = loop.time() - started
+    assert code == -signal.SIGTERM
+    assert elapsed < 30 + 1  # the default shutdown_timeout, plus a second
+    assert emulator.state.account().active_sessions == 0
 
 
 async def test_sigint_also_closes_everything(emulator: Emulator, tmp_path: Path) -> None:

@@ -141,3 +141,26 @@ async def test_requests_through_one_lease_never_overlap(
         await asyncio.gather(*calls)
     assert backend.overlaps == 0
     assert backend.requests == 3
+
+
+async def test_a_failed_close_gives_its_slot_back_at_the_sessions_expiry(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
+) -> None:
+    async def failing_close(session_id: str, *, deadline: float | None = None) -> bool:
+        raise b.ServiceError("close failed", status=500)
+
+    async with make_pool(max_size=1, close_attempts=1, idle_timeout=None) as pool:
+        lease = await pool.acquire()
+        first = lease.id
+        backend.close = failing_close  # type: ignore[method-assign]
+        await lease.close()
+        await until(lambda: pool.stats().held_until_expiry == 1)
+        assert pool.stats().size == 1  # it may still be alive: its slot stays taken
+        clock.advance(120)  # well before its expiry, but past any close timeout
+        await settle()
+        assert pool.stats().size == 1
+        clock.advance(181)  # past the session's expiry
+        await until(lambda: pool.stats().size == 0)
+        del backend.close  # the server works again
+        async with pool.acquire() as fresh:
+            assert fresh.id != first

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from bbre_async._base_client import APIClientBase
+from bbre_async._bbre_backend import BBREBackend
 from bbre_async._resources.account import AccountResource
 from bbre_async._resources.requests import RequestsResource
 from bbre_async._resources.sessions import SessionsResource
+from bbre_async._session_backend import SessionOptions
 
 DEFAULT_BASE_URL = "https://bbre-solver-api.mydisct.com"
 API_KEY_ENV = "BBRE_API_KEY"
@@ -41,3 +43,7 @@ class BBREClient(APIClientBase):
 
     def _auth_headers(self, api_key: str) -> dict[str, str]:
         return {"x-api-key": api_key}
+
+    def session_backend(self, options: SessionOptions | None = None) -> BBREBackend:
+        """This client behind the pool's backend protocol (``SessionPool(client)`` calls it)."""
+        return BBREBackend(self, options)

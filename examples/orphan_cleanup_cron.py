@@ -29,7 +29,7 @@ from _support import Target, api_target, count_active
 
 from bbre_async import BBREClient, SessionPool
 from bbre_async.coordination import OwnerInfo, SqliteLedger, default_ledger_path
-from bbre_async.pool import BBREBackend, ReapPlan, execute_reap, plan_reap
+from bbre_async.pool import ReapPlan, execute_reap, plan_reap
 
 
 def lease_and_die(base_url: str, api_key: str, count: int) -> None:
@@ -58,7 +58,7 @@ async def stage_a_crash(target: Target, client: BBREClient) -> None:
 
 
 async def reap(client: BBREClient, ledger_path: Path, args: argparse.Namespace) -> bool:
-    backend = BBREBackend(client)
+    backend = client.session_backend()
     me = OwnerInfo.current("orphan-cron")
     ledger = await SqliteLedger.open(ledger_path)
     try:

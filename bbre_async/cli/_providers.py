@@ -24,7 +24,7 @@ from bbre_async.cli._formats import expires_in, iso, short_time, usd
 from bbre_async.cli._state import PROVIDER_NAMES, CliState
 from bbre_async.orchestrator._client import API_KEY_ENV as ORCHESTRATOR_API_KEY_ENV
 from bbre_async.orchestrator._client import BASE_URL_ENV as ORCHESTRATOR_BASE_URL_ENV
-from bbre_async.pool import BBREBackend, SessionBackend
+from bbre_async.pool import SessionBackend
 
 T = TypeVar("T")
 Row = TypeVar("Row")
@@ -222,7 +222,7 @@ def _bbre_client(api_key: str, base_url: str | None, timeout: float | None) -> A
 def _bbre_backend(client: ApiClient) -> SessionBackend:
     if not isinstance(client, BBREClient):
         raise TypeError(f"the bbre provider needs a BBREClient, got {type(client).__name__}")
-    return BBREBackend(client)
+    return client.session_backend()
 
 
 def bbre_session_record(info: SessionInfo) -> dict[str, object]:

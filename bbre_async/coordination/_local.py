@@ -1,7 +1,8 @@
 """The default coordinator: the account cap enforced within this process, and a ledger.
 
 Pools that share one ``LocalCoordinator`` share its cap, so two pools on one key in one
-process cannot together exceed the account's limit. Across processes or hosts, use the Redis
+process cannot together exceed the account's limit; ``LocalCoordinator.for_key`` hands every
+pool of one API key (and event loop) the same one. Across processes or hosts, use the Redis
 coordinator instead.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import weakref
 from collections import deque
 from pathlib import Path
 
@@ -23,9 +25,35 @@ from bbre_async.coordination._base import (
 from bbre_async.coordination._memory_ledger import MemoryLedger
 from bbre_async.coordination._sqlite_ledger import SqliteLedger
 
+_SharedKey = tuple[int, str, str, str | None]
+_shared: weakref.WeakValueDictionary[_SharedKey, LocalCoordinator] = weakref.WeakValueDictionary()
+
+
+def _loop_id() -> int:
+    try:
+        return id(asyncio.get_running_loop())
+    except RuntimeError:
+        return 0
+
 
 class LocalCoordinator:
-    """A FIFO counting semaphore of ``capacity`` slots plus a ledger (in memory by default)."""
+    """A FIFO counting semaphore of ``capacity`` slots plus a ledger (in memory by default).
+
+    Opened by several users (pools), it stays open until the last one closes it.
+    """
+
+    @classmethod
+    def for_key(
+        cls, key_fingerprint: str, base_url: str, *, capacity: int, ledger_path: Path | None
+    ) -> LocalCoordinator:
+        """The one coordinator of this process (and event loop) for an API key and server:
+        every pool on one key shares its cap, as the account does."""
+        key = (_loop_id(), key_fingerprint, base_url, str(ledger_path) if ledger_path else None)
+        coordinator = _shared.get(key)
+        if coordinator is None or coordinator._closed:
+            coordinator = cls(capacity=capacity, ledger_path=ledger_path)
+            _shared[key] = coordinator
+        return coordinator
 
     def __init__(
         self,
@@ -42,13 +70,20 @@ class LocalCoordinator:
         self._held: set[int] = set()
         self._tokens = itertools.count(1)
         self._waiters: deque[asyncio.Future[SlotGrant]] = deque()
+        self._users = 0
+        self._closed = False
+        self._opening: asyncio.Lock | None = None
 
     async def open(self, owner: OwnerInfo) -> None:
         """Open the on-disk ledger, when one was asked for (it never fails: a bad file
         falls back to memory with a warning)."""
-        if self._ledger_path is not None:
-            self.ledger = await SqliteLedger.open(self._ledger_path)
-            self._ledger_path = None
+        self._users += 1
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._ledger_path is not None:
+                self.ledger = await SqliteLedger.open(self._ledger_path)
+                self._ledger_path = None
 
     @property
     def in_use(self) -> int:
@@ -102,6 +137,11 @@ class LocalCoordinator:
         return False
 
     async def aclose(self) -> None:
+        """Close for one user; the last one to leave closes the ledger."""
+        self._users -= 1
+        if self._users > 0:
+            return
+        self._closed = True
         for future in self._waiters:
             future.cancel()
         self._waiters.clear()

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bbre_async._errors import NotFoundError
-from bbre_async.orchestrator._client import OrchestratorClient
+from bbre_async._session_backend import ActiveSession, RemoteSession, collect_active
 from bbre_async.orchestrator._duration import (
     MAX_SECONDS,
     MIN_SECONDS,
@@ -28,7 +29,9 @@ from bbre_async.orchestrator._duration import (
     parse_duration,
 )
 from bbre_async.orchestrator._models import OrchSession
-from bbre_async.pool._backend import ActiveSession, RemoteSession, collect_active
+
+if TYPE_CHECKING:
+    from bbre_async.orchestrator._client import OrchestratorClient
 
 #: The vendor documents an organisation concurrency cap (``429 SESSION_LIMIT_EXCEEDED``) but
 #: not its size; this default is a guess to be replaced by the plan's real number.
@@ -85,6 +88,7 @@ class OrchestratorBackend:
 
     name = "orchestrator"
     supports_extend = True
+    max_life = float(MAX_SECONDS)
 
     def __init__(
         self,
@@ -163,8 +167,8 @@ class OrchestratorBackend:
         )
         return RemoteSession(
             id=active.id,
-            created_at=created,
-            expires_at=expires,
+            created_at=active.created_at,
+            expires_at=active.expires_at,
             handle=OrchSessionHandle(self.client, info),
         )
 

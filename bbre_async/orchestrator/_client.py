@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bbre_async._base_client import APIClientBase
+from bbre_async._session_backend import SessionOptions
+from bbre_async.orchestrator._backend import OrchestratorBackend
 from bbre_async.orchestrator._sessions import OrchSessionsResource
 from bbre_async.orchestrator._system import SystemResource
 
@@ -35,3 +37,11 @@ class OrchestratorClient(APIClientBase):
 
     def _auth_headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
+
+    def session_backend(self, options: SessionOptions | None = None) -> OrchestratorBackend:
+        """This client behind the pool's backend protocol (``SessionPool(client)`` calls it).
+
+        Sessions get the backend's default duration; build an ``OrchestratorBackend`` yourself
+        for another duration or account cap. BBRE's mode and sensibility do not apply here.
+        """
+        return OrchestratorBackend(self)

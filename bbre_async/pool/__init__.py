@@ -2,9 +2,15 @@
 
 from typing import TYPE_CHECKING
 
-from bbre_async.pool._backend import ActiveSession, RemoteSession, SessionBackend
-from bbre_async.pool._bbre_backend import BBREBackend
-from bbre_async.pool._config import PoolConfig
+from bbre_async.pool._acquire import NOT_GIVEN, NotGiven
+from bbre_async.pool._backend import (
+    ActiveSession,
+    BackendSource,
+    RemoteSession,
+    SessionBackend,
+    SessionOptions,
+)
+from bbre_async.pool._config import PoolConfig, PoolSettings
 from bbre_async.pool._events import EventKind, PoolEvent
 from bbre_async.pool._lease import PooledSession
 from bbre_async.pool._map import MapRun
@@ -27,15 +33,18 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "NOT_GIVEN",
     "ActiveSession",
-    "BBREBackend",
+    "BackendSource",
     "CostModel",
     "EventKind",
     "MapProgress",
     "MapRun",
+    "NotGiven",
     "Outcome",
     "PoolConfig",
     "PoolEvent",
+    "PoolSettings",
     "PoolStats",
     "PooledSession",
     "ProgressHook",
@@ -44,6 +53,7 @@ __all__ = [
     "RemoteSession",
     "RichMapProgress",
     "SessionBackend",
+    "SessionOptions",
     "SessionPool",
     "ShutdownSummary",
     "close_all",

@@ -16,11 +16,14 @@ class EventKind(enum.StrEnum):
     ACQUIRED = "acquired"
     RELEASED = "released"
     RENEWED = "renewed"
+    EXTENDED = "extended"
     RETIRED = "retired"
     CLOSED = "closed"
     ADOPTED = "adopted"
     ERROR = "error"
     CAPACITY = "capacity"
+    THROTTLED = "throttled"  # creating stopped for a while; ``detail`` says why
+    WARNING = "warning"  # something suspect the pool worked around (e.g. an odd expiry)
 
 
 @attrs.frozen(kw_only=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bbre_async._errors import (
     APIConnectionError,
@@ -19,10 +19,23 @@ from bbre_async._errors import (
 )
 from bbre_async._models import Response
 from bbre_async._verbs import VerbsMixin
-from bbre_async.pool._entry import Entry, EntryState
+from bbre_async.pool._holder import Holder, HolderState
 
-if TYPE_CHECKING:
-    from bbre_async.pool._pool import SessionPool
+
+class LeaseHost(Protocol):
+    """What a lease may ask of its pool, and nothing more."""
+
+    def now(self) -> float: ...
+
+    def release_holder(self, holder: Holder) -> None: ...
+
+    def note_request(self, holder: Holder, *, ok: bool, gone: bool = False) -> None: ...
+
+    def counts_as_error(self, status_code: int) -> bool: ...
+
+    def run_request(
+        self, holder: Holder, call: Coroutine[Any, Any, Response]
+    ) -> asyncio.Future[Response]: ...
 
 
 class PooledSession(VerbsMixin):
@@ -34,14 +47,14 @@ class PooledSession(VerbsMixin):
     a fresh one when needed (use it when a target blocked this session).
     """
 
-    __slots__ = ("_entry", "_lock", "_pool")
+    __slots__ = ("_entry", "_host", "_lock")
 
-    def __init__(self, pool: SessionPool, entry: Entry) -> None:
-        self._pool = pool
-        self._entry: Entry | None = entry
+    def __init__(self, host: LeaseHost, holder: Holder) -> None:
+        self._host = host
+        self._entry: Holder | None = holder
         self._lock = asyncio.Lock()
 
-    def _live(self) -> Entry:
+    def _live(self) -> Holder:
         entry = self._entry
         if entry is None:
             raise LeaseReleasedError("this session was released to the pool; acquire another")
@@ -56,12 +69,14 @@ class PooledSession(VerbsMixin):
         return self._entry is None
 
     @property
-    def expires_at(self) -> datetime:
-        return datetime.fromtimestamp(self._live().expires_at, UTC)
+    def expires_at(self) -> datetime | None:
+        """The server's word on the expiry (its clock), when it gave one."""
+        server = self._live().server_expires_at
+        return datetime.fromtimestamp(server, UTC) if server is not None else None
 
     def remaining(self) -> float:
-        """Seconds until the server's expiry, by the pool's clock."""
-        return self._live().remaining(self._pool.clock.now())
+        """Seconds of believed life left, measured on the pool's clock since the create."""
+        return self._live().remaining(self._host.now())
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -82,7 +97,7 @@ class PooledSession(VerbsMixin):
     def __repr__(self) -> str:
         if self._entry is None:
             return "<PooledSession released>"
-        left = self._entry.remaining(self._pool.clock.now())
+        left = self._entry.remaining(self._host.now())
         return (
             f"<PooledSession {self._entry.id} expires_in={left:.1f}s>"
             if math.isfinite(left)
@@ -97,13 +112,19 @@ class PooledSession(VerbsMixin):
         cookies: Mapping[str, str] | None = None,
         **options: Any,
     ) -> Response:
-        """Fetch ``url`` through the leased session (see ``Session.request``)."""
+        """Fetch ``url`` through the leased session (see ``Session.request``).
+
+        The call runs in a task the pool owns: if the caller is cancelled (a timeout around
+        it), the request finishes in the background, bounded, and the session goes back to the
+        pool instead of being thrown away.
+        """
         entry = self._live()
         async with self._lock:
             entry = self._live()
-            if entry.state is EntryState.CLOSING:
+            host = self._host
+            if entry.state is HolderState.CLOSING or entry.state is HolderState.CLOSED:
                 raise PoolClosedError(f"session {entry.id} was closed by the pool's shutdown")
-            if entry.remaining(self._pool.clock.now()) <= 0:
+            if entry.remaining(host.now()) <= 0:
                 entry.retire_reason = entry.retire_reason or "expired"
                 raise SessionExpiredError(
                     f"session {entry.id} expired while leased; release it and acquire another",
@@ -114,29 +135,25 @@ class PooledSession(VerbsMixin):
                 cookies = {**carried, **(cookies or {})}
             request = getattr(entry.handle, "request", None)
             if request is None:
-                raise TypeError(f"{self._pool.backend.name} sessions take no HTTP requests")
+                raise TypeError("this backend's sessions take no HTTP requests")
+            call = host.run_request(entry, request(method, url, cookies=cookies, **options))
             try:
-                response: Response = await request(method, url, cookies=cookies, **options)
+                response: Response = await asyncio.shield(call)
             except SessionGoneError as error:
                 entry.retire_reason = f"gone: {error.code}"
-                self._pool._note_request(entry, ok=False)
+                host.note_request(entry, ok=False, gone=True)
                 raise
             except APIConnectionError:
                 # The request may still be running remotely: never hand this session on.
                 entry.retire_reason = "request outcome unknown"
-                self._pool._note_request(entry, ok=False)
+                host.note_request(entry, ok=False)
                 raise
             except BBREError:
-                self._pool._note_request(entry, ok=False)
-                raise
-            except asyncio.CancelledError:
-                entry.retire_reason = "request cancelled mid-flight"
+                host.note_request(entry, ok=False)
                 raise
             if carried:
                 entry.pending_cookies = None
-            self._pool._note_request(
-                entry, ok=response.status_code not in self._pool.config.retire_statuses
-            )
+            host.note_request(entry, ok=not host.counts_as_error(response.status_code))
             return response
 
     async def status(self) -> Any:
@@ -158,7 +175,7 @@ class PooledSession(VerbsMixin):
         """Give the session back to the pool; the lease is unusable afterwards."""
         entry, self._entry = self._entry, None
         if entry is not None:
-            self._pool._release(entry)
+            self._host.release_holder(entry)
 
     def _detach(self) -> None:
         self._entry = None

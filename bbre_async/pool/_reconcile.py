@@ -4,21 +4,27 @@ Three jobs:
 - ``reap_orphans``: at start (and periodically), close the sessions of ledger owners that are
   gone (a dead pid on this host, or a stale heartbeat), claiming each entry first so that two
   live pools never both act on it, and never touching a live owner's sessions.
-- ``find_lost_create``: a create whose answer was lost may have made a session; look for it in
-  the account's active listing instead of creating again.
+- ``made_nothing`` / ``watch_unknown``: a create whose answer was lost may have made a
+  session; the listing tells when it surely did not, so its slot can be given back early.
 - ``periodic``: compare the ledger with the listing; close what this pool leaked through lost
   creates, and count (or, when asked, close) "foreign" sessions no ledger knows.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from bbre_async._clock import Clock
 from bbre_async._errors import BBREError
-from bbre_async.coordination._base import CoordinatorUnavailableError, EntryState, LedgerEntry
-from bbre_async.pool._backend import ActiveSession, RemoteSession
+from bbre_async._session_backend import ActiveSession, SessionBackend
+from bbre_async.coordination._base import (
+    Coordinator,
+    CoordinatorUnavailableError,
+    LedgerEntry,
+    OwnerInfo,
+)
+from bbre_async.pool._config import PoolConfig
 from bbre_async.pool._reaper import (
     CLOCK_SKEW,
     ReapReport,
@@ -26,9 +32,26 @@ from bbre_async.pool._reaper import (
     execute_reap,
     plan_reap,
 )
+from bbre_async.pool._timing import pause
 
-if TYPE_CHECKING:
-    from bbre_async.pool._pool import SessionPool
+
+class ReconcileView(Protocol):
+    """The little the reconciler may see of a pool."""
+
+    backend: SessionBackend
+    coordinator: Coordinator
+    config: PoolConfig
+    clock: Clock
+    owner: OwnerInfo
+
+    def session_ids(self) -> list[str]: ...
+
+    def recently_closed(self) -> set[str]: ...
+
+    def busy_intents(self) -> set[str]: ...
+
+    def note_foreign(self, count: int) -> None: ...
+
 
 logger = logging.getLogger("bbre_async.reaper")
 
@@ -37,60 +60,51 @@ LOST_CREATE_WINDOW = 10.0
 
 
 class Reconciler:
-    def __init__(self, pool: SessionPool) -> None:
-        self._pool = pool
-        self._claimed: set[str] = set()
+    def __init__(self, view: ReconcileView) -> None:
+        self._view = view
 
     def _known(self, entries: list[LedgerEntry]) -> set[str]:
         """Every id that is not a stranger's: held, in a ledger, or recently closed by this
         pool (the listing lags, so a closed session can still show as active)."""
-        pool = self._pool
+        view = self._view
         ids = {e.session_id for e in entries if e.session_id}
-        return ids | set(pool.session_ids()) | pool.recently_closed()
-
-    async def _still_active(self, session_id: str) -> bool:
-        """Ask the authoritative status endpoint; the listing may lag."""
-        try:
-            active, _expires = await self._pool.backend.status(session_id)
-        except BBREError:
-            return False
-        return active
+        return ids | set(view.session_ids()) | view.recently_closed()
 
     async def reap_orphans(self, *, include_foreign: bool = False) -> ReapReport:
         """Close the sessions of dead ledger owners; settle their unfinished intents."""
-        pool = self._pool
-        ledger = pool.coordinator.ledger
-        stale_after = pool.config.orphan_stale_after
+        view = self._view
+        ledger = view.coordinator.ledger
+        stale_after = view.config.orphan_stale_after
         plan = await plan_reap(
-            pool.backend,
+            view.backend,
             ledger,
-            me=pool.owner,
+            me=view.owner,
             stale_after=stale_after,
             include_foreign=include_foreign,
-            known_ids=pool.session_ids(),
+            known_ids=view.session_ids(),
         )
         if not plan.targets and not plan.orphans:
             return ReapReport(foreign=len(plan.foreign))
         return await execute_reap(
-            pool.backend,
+            view.backend,
             ledger,
             plan,
-            me=pool.owner,
+            me=view.owner,
             stale_after=stale_after,
-            close_timeout=pool.config.close_timeout,
+            close_timeout=view.config.close_timeout,
         )
 
     async def lost_create_candidates(self, asked_at: float) -> list[ActiveSession] | None:
         """Unused active sessions no ledger accounts for, created around ``asked_at``
         (``None`` when the listing could not be read)."""
-        pool = self._pool
+        view = self._view
         try:
-            active = await pool.backend.list_active()
-            entries = await pool.coordinator.ledger.entries()
+            active = await view.backend.list_active()
+            entries = await view.coordinator.ledger.entries()
         except (BBREError, CoordinatorUnavailableError) as error:
             logger.warning("listing for a lost create failed: %s", error)
             return None
-        known = self._known(entries) | self._claimed
+        known = self._known(entries)
         latest = asked_at + CLOCK_SKEW + LOST_CREATE_WINDOW
         return [
             row
@@ -101,94 +115,66 @@ class Reconciler:
             and asked_at - CLOCK_SKEW <= row.created_at <= latest
         ]
 
-    async def find_lost_create(self, asked_at: float) -> tuple[RemoteSession | None, bool]:
-        """The session a lost create made, when the listing shows exactly one candidate.
-
-        Returns ``(session, ambiguous)``: several candidates (another program created one in
-        the same instant) are ambiguous, and adopting the wrong one would take someone else's
-        session, so none is adopted and the caller keeps the slot until it is resolved.
-        """
-        ambiguous = False
-        for delay in self._pool.config.lost_create_lookups:
+    async def made_nothing(self, asked_at: float) -> bool:
+        """True when the listing, read after it had time to catch up, shows no session a lost
+        create at ``asked_at`` could have made. Never adopts or closes a candidate: one that
+        cannot be proven ours may be another client's."""
+        view = self._view
+        found = True
+        for delay in view.config.lost_create_lookups:
             if delay:
-                await asyncio.sleep(delay)  # real time: the server's listing catching up
+                await pause(view.clock, delay)
             candidates = await self.lost_create_candidates(asked_at)
-            if candidates is None:
-                ambiguous = True  # could not look: as good as not knowing
-                continue
-            candidates = [row for row in candidates if row.id not in self._claimed]
-            if len(candidates) == 1:
-                row = candidates[0]
-                # Claim it before any await, so a concurrent lost create cannot take it too.
-                self._claimed.add(row.id)
-                if await self._still_active(row.id):
-                    logger.info("found the session of a lost create: %s", row.id)
-                    return self._pool.backend.adopt(row), False
-                self._claimed.discard(row.id)
-            ambiguous = len(candidates) > 1
-        return None, ambiguous
+            found = candidates is None or bool(candidates)
+        return not found
 
-    async def resolve_unknown(self, asked_at: float, *, deadline: float) -> bool:
-        """Watch an ambiguous lost create until exactly one candidate remains (close it) or
-        none does; True once resolved. Candidates that get used belong to someone else."""
-        pool = self._pool
+    async def watch_unknown(self, asked_at: float, *, deadline: float) -> None:
+        """Return once nothing a lost create could have made remains in the listing, or at
+        ``deadline`` (past any session's life); candidates are left to expire or to
+        ``reap_foreign``."""
+        view = self._view
         delay = 1.0
-        while pool.clock.now() < deadline:
+        while view.clock.now() < deadline:
             candidates = await self.lost_create_candidates(asked_at)
-            if candidates is not None and len(candidates) <= 1:
-                if candidates:
-                    await close_all(
-                        pool.backend, [candidates[0].id], close_timeout=pool.config.close_timeout
-                    )
-                    logger.warning(
-                        "closed %s, the session of an earlier lost create", candidates[0].id
-                    )
-                return True
-            await pool.clock.sleep(delay)
+            if candidates is not None and not candidates:
+                return
+            await pause(view.clock, min(delay, deadline - view.clock.now()))
             delay = min(delay * 2, 30.0)
-        return True  # past any session's life: nothing of it can still hold a slot
+
+    async def refresh_foreign(self) -> None:
+        """Count the account's active sessions that no ledger knows (cheap: one listing)."""
+        view = self._view
+        try:
+            active = await view.backend.list_active()
+            entries = await view.coordinator.ledger.entries()
+        except (BBREError, CoordinatorUnavailableError) as error:
+            logger.warning("counting foreign sessions failed: %s", error)
+            return
+        known = self._known(entries)
+        now = view.clock.now()
+        view.note_foreign(sum(1 for row in active if row.id not in known and _alive(row, now)))
 
     async def periodic(self) -> None:
-        """Reap dead owners, close this pool's leaked lost creates, count foreign sessions."""
-        pool = self._pool
+        """Reap dead owners and count (or, when asked, close) foreign sessions."""
+        view = self._view
         try:
             await self.reap_orphans()
-            active = await pool.backend.list_active()
-            entries = await pool.coordinator.ledger.entries()
+            active = await view.backend.list_active()
+            entries = await view.coordinator.ledger.entries()
         except (BBREError, CoordinatorUnavailableError) as error:
             logger.warning("reconciliation skipped: %s", error)
             return
-        known = self._known(entries) | self._claimed
-        busy = pool.busy_intents()
-        my_intents = [
-            e
-            for e in entries
-            if e.owner == pool.owner
-            and e.state is EntryState.INTENT
-            and e.intent_id not in busy  # a create still in flight or being settled
-        ]
-        now = pool.clock.now()
+        now = view.clock.now()
+        known = self._known(entries)
+        # Sessions no ledger knows: another program's, or a lost create of ours that cannot be
+        # told apart from one; either way they are counted, and closed only when asked.
         strangers = [row for row in active if row.id not in known and _alive(row, now)]
-        leaked: list[ActiveSession] = []
-        for intent in my_intents:
-            for row in strangers:
-                # A tight window: a looser one could take another program's session for ours.
-                window = CLOCK_SKEW + LOST_CREATE_WINDOW
-                near = row.created_at is not None and abs(row.created_at - intent.created_at)
-                if near is not False and near <= window and row.unused:
-                    leaked.append(row)
-                    strangers.remove(row)
-                    await pool.coordinator.ledger.remove(intent.intent_id)
-                    break
-        timeout = pool.config.close_timeout
-        if leaked:
-            await close_all(pool.backend, [row.id for row in leaked], close_timeout=timeout)
-            logger.warning("closed %d sessions leaked by lost creates", len(leaked))
-        if strangers and pool.config.reap_foreign:
-            await close_all(pool.backend, [row.id for row in strangers], close_timeout=timeout)
+        timeout = view.config.close_timeout
+        if strangers and view.config.reap_foreign:
+            await close_all(view.backend, [row.id for row in strangers], close_timeout=timeout)
             logger.warning("closed %d foreign sessions (reap_foreign=True)", len(strangers))
             strangers = []
-        pool._note_foreign(len(strangers))
+        view.note_foreign(len(strangers))
 
 
 def _alive(row: ActiveSession, now: float) -> bool:

@@ -1,9 +1,10 @@
 """SIGINT/SIGTERM handlers that close the pool before the process goes.
 
-The first signal starts a graceful close and, once it is done, hands the same signal to
-whatever handler was there before (so the program exits as it would have). A second signal
-stops waiting for held leases. Only the main thread of a Unix event loop can install them;
-elsewhere (Windows, a worker thread) the pool logs a warning and runs without.
+On by default in the main thread. The first signal starts a graceful close; a second one
+stops waiting for held leases. A handler the application (or another pool, or a framework)
+installed before is chained: a loop handler is called at once, and a plain Python handler
+(the default, which ends the process) gets the signal again once every pool that caught it
+has closed, so the program exits as it would have without the pool.
 """
 
 from __future__ import annotations
@@ -19,14 +20,43 @@ logger = logging.getLogger("bbre_async.pool")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+# Closes started by a signal, in every pool of this process: the signal is handed on to the
+# process's own handler only when all of them are done.
+_closing: set[asyncio.Future[Any]] = set()
+_owed: dict[int, Any] = {}
+
+
+def _loop_handler(loop: asyncio.AbstractEventLoop, signum: int) -> asyncio.Handle | None:
+    # asyncio offers no public way to read a loop's signal handler; chaining needs it.
+    handlers = getattr(loop, "_signal_handlers", None)
+    handle = handlers.get(signum) if isinstance(handlers, dict) else None
+    return handle if isinstance(handle, asyncio.Handle) else None
+
+
+def _callback_of(handle: asyncio.Handle) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
+    callback = getattr(handle, "_callback", None)
+    args = getattr(handle, "_args", ())
+    return (callback, tuple(args)) if callable(callback) else None
+
+
+def _redeliver_when_all_closed() -> None:
+    if any(not task.done() for task in _closing):
+        return
+    _closing.clear()
+    owed = dict(_owed)
+    _owed.clear()
+    for signum, handler in owed.items():
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        if handler not in (signal.SIG_IGN, None):
+            signal.raise_signal(signum)
+
 
 class SignalHandlers:
-    def __init__(self, on_signal: Callable[[int, bool], None]) -> None:
+    def __init__(self, on_signal: Callable[[int, bool], asyncio.Future[Any] | None]) -> None:
         self._on_signal = on_signal
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[int, tuple[asyncio.Handle | None, Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._received: int | None = None
-        self.close_task: asyncio.Future[Any] | None = None
 
     @property
     def installed(self) -> bool:
@@ -38,39 +68,57 @@ class SignalHandlers:
             return
         loop = asyncio.get_running_loop()
         for signum in SIGNALS:
-            previous = signal.getsignal(signum)
+            previous = (_loop_handler(loop, signum), signal.getsignal(signum))
             try:
                 loop.add_signal_handler(signum, self._handle, signum)
-            except (NotImplementedError, RuntimeError) as error:
-                logger.warning(
-                    "cannot install a handler for %s: %s", signal.Signals(signum).name, error
-                )
+            except (NotImplementedError, RuntimeError, ValueError) as error:
+                logger.warning("cannot handle %s: %s", signal.Signals(signum).name, error)
                 continue
             self._previous[signum] = previous
         self._loop = loop
 
     def _handle(self, signum: int) -> None:
         first = self._received is None
+        name = signal.Signals(signum).name
         if first:
             self._received = signum
-            logger.warning("%s received: closing the session pool", signal.Signals(signum).name)
+            logger.warning("%s received: closing the session pool", name)
         else:
-            logger.warning("second signal: closing now without waiting for held leases")
-        self._on_signal(signum, first)
-        if first and self.close_task is not None:
-            self.close_task.add_done_callback(lambda _task: self._redeliver(signum))
+            logger.warning("%s again: closing now without waiting for held leases", name)
+        task = self._on_signal(signum, first)
+        loop_handler, python_handler = self._previous.get(signum, (None, None))
+        chained = _callback_of(loop_handler) if loop_handler is not None else None
+        if chained is not None and self._loop is not None:
+            callback, args = chained
+            self._loop.call_soon(callback, *args)  # the application's handler runs too
+        elif first:
+            _owed.setdefault(signum, python_handler)
+        if first and task is not None:
+            _closing.add(task)
+            task.add_done_callback(lambda _task: self._closed_after_signal())
 
-    def _redeliver(self, signum: int) -> None:
+    def _closed_after_signal(self) -> None:
         self.restore()
-        handler = signal.getsignal(signum)
-        if handler in (signal.SIG_IGN, None):
-            return
-        signal.raise_signal(signum)
+        _redeliver_when_all_closed()
 
     def restore(self) -> None:
+        """Put back what was there, unless someone installed another handler over ours."""
         loop, self._loop = self._loop, None
         previous, self._previous = self._previous, {}
-        for signum, handler in previous.items():
-            if loop is not None and not loop.is_closed():
+        if loop is None or loop.is_closed():
+            return
+        for signum, (loop_handler, python_handler) in previous.items():
+            current = _loop_handler(loop, signum)
+            mine = current is not None and getattr(current, "_callback", None) == self._handle
+            if not mine:
+                continue
+            chained = _callback_of(loop_handler) if loop_handler is not None else None
+            if chained is not None:
+                callback, args = chained
+                loop.add_signal_handler(signum, callback, *args)
+            else:
                 loop.remove_signal_handler(signum)
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+                if signum not in _owed:
+                    signal.signal(
+                        signum, python_handler if python_handler is not None else signal.SIG_DFL
+                    )

@@ -49,6 +49,9 @@ class PoolStats:
     acquire_wait_p99: float
     cost: float | None
     generation: int
+    foreign: int = 0  # active sessions of the account no ledger knows
+    held_until_expiry: int = 0  # failed closes: their slots come back at the session's expiry
+    create_paused: str | None = None  # why creating is paused now (backoff, ceiling), if it is
 
 
 @attrs.frozen(kw_only=True)

@@ -48,7 +48,7 @@ async def pool_for(api: str, emu: Emulator, tmp_path: Path) -> AsyncIterator[Ses
     }
     if api == "bbre":
         async with BBREClient(api_key=emu.api_key, base_url=emu.base_url) as client:
-            yield SessionPool(client, session_timeout=300, **settings)
+            yield SessionPool(client, lifetime=300, **settings)
     else:
         async with OrchestratorClient(emu.orchestrator_key, emu.base_url + "/api") as client:
             backend = OrchestratorBackend(client, duration="5m", account_cap=CAP)
@@ -71,7 +71,7 @@ def renewals(pool: SessionPool, target: int) -> asyncio.Event:
 
     def listen(event: PoolEvent) -> None:
         nonlocal seen
-        if event.kind is EventKind.RENEWED:
+        if event.kind in (EventKind.RENEWED, EventKind.EXTENDED):
             seen += 1
             if seen >= target:
                 reached.set()

@@ -42,11 +42,11 @@ async def test_foreign_sessions_are_reported_not_closed(emulator: Emulator, tmp_
     async with BBREClient(api_key="test-key", base_url=emulator.base_url) as client:
         other = await client.sessions.create()  # another program on the same key
         async with SessionPool(client, ledger_path=tmp_path / "l.db", max_size=10) as pool:
-            await pool._reconciler.periodic()
+            await pool.reconcile()
             assert pool.stats().capacity == 9  # counted against the usable capacity
             assert other.id in emulator.state.account().active_session_ids
         async with SessionPool(client, ledger_path=tmp_path / "l.db", reap_foreign=True) as pool:
-            await pool._reconciler.periodic()
+            await pool.reconcile()
             assert other.id not in emulator.state.account().active_session_ids
 
 

@@ -5,6 +5,9 @@
 ``share``: workers on a pool sharing the cap through Redis; a status file per process holds
 its session ids, its count of successful requests and the session time it held, refreshed
 every 50 ms.
+``readme``: the README's "Use it" example as written (default settings), over many URLs.
+``loop``: N workers written the ordinary way (``while True: try: acquire ... except BBREError``).
+Both print "ready" once sessions are active, and leave handling SIGTERM to the pool.
 """
 
 from __future__ import annotations
@@ -123,7 +126,58 @@ async def share(url: str, redis_url: str, workers: int, stop_file: str) -> None:
     print(json.dumps(counts), flush=True)
 
 
+async def readme(url: str, count: int, ledger_path: str | None) -> None:
+    from bbre_async import BBREError
+
+    async with BBREClient(api_key="test-key", base_url=url) as client:
+        async with SessionPool(
+            client, max_size=10, mode="passive", ledger_path=ledger_path
+        ) as pool:
+
+            async def fetch(n: int) -> object:
+                async with pool.acquire(timeout=30) as session:
+                    if n == count - 1:
+                        print("ready", flush=True)
+                    await asyncio.sleep(0.05)
+                    return await session.get(f"https://target.test/{n}")
+
+            try:
+                await asyncio.gather(*(fetch(n) for n in range(100_000)))
+            except BBREError:
+                pass
+
+
+async def loop(url: str, workers: int, ledger_path: str | None) -> None:
+    from bbre_async import BBREError
+
+    async with BBREClient(api_key="test-key", base_url=url) as client:
+        pool = SessionPool(client, max_size=10, ledger_path=ledger_path, shutdown_timeout=2.0)
+        async with pool:
+            started = asyncio.Event()
+
+            async def work(n: int) -> None:
+                while True:
+                    try:
+                        async with pool.acquire(timeout=30) as session:
+                            started.set()
+                            await session.get(f"https://target.test/{n}")
+                    except BBREError as error:
+                        print(f"worker {n}: {type(error).__name__}", file=sys.stderr)
+
+            tasks = [asyncio.ensure_future(work(n)) for n in range(workers)]
+            await started.wait()
+            while pool.stats().size < 10:
+                await asyncio.sleep(0.01)
+            print("ready", flush=True)
+            await asyncio.gather(*tasks)
+
+
 def main() -> None:
+    if sys.argv[1] in ("readme", "loop"):
+        ledger = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None
+        run = readme if sys.argv[1] == "readme" else loop
+        asyncio.run(run(sys.argv[2], int(sys.argv[3]), ledger))
+        return
     if sys.argv[1] == "share":
         asyncio.run(share(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]))
         return

@@ -29,7 +29,9 @@ async def make_pool(backend: FakeBackend, clock: ManualClock) -> AsyncIterator[P
 
     def make(**settings: Any) -> SessionPool:
         settings.setdefault("ledger_path", None)
-        settings.setdefault("acquire_timeout", 5.0)
+        # acquire timeouts run on the manual clock, which tests jump by minutes
+        settings.setdefault("acquire_timeout", 3600.0)
+        settings.setdefault("handle_signals", False)
         settings.setdefault("rng", __import__("random").Random(7))
         pool = SessionPool(settings.pop("backend", backend), clock=clock, **settings)
         pools.append(pool)

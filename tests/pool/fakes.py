@@ -92,6 +92,7 @@ class FakeBackend:
     """The server side: active sessions with expiry, an account cap, scripted failures."""
 
     name = "fake"
+    max_life = 300.0
     supports_extend = False
     key_fingerprint = "fp-test"
     base_url = "fake://server"
@@ -120,6 +121,7 @@ class FakeBackend:
         self.statuses: dict[str, int] = {}
         self.foreign: set[str] = set()
         self.lost_ids: set[str] = set()  # created, but the answer never reached the pool
+        self.garble_next_answers = 0  # created, answered 200 in a form that cannot be read
 
     def status_for(self, url: str) -> int:
         return next((code for part, code in self.statuses.items() if part in url), 200)
@@ -160,6 +162,16 @@ class FakeBackend:
         self.handles[sid] = FakeHandle(self, sid)
         self.calls.append(("create", sid))
         self.peak_active = max(self.peak_active, len(self.active))
+        if self.garble_next_answers:
+            self.garble_next_answers -= 1
+            from bbre_async import InvalidResponseError
+
+            raise InvalidResponseError(
+                "unexpected response: session.expiresAt is not a number",
+                status=200,
+                details={"session_id": sid},
+                outcome_unknown=True,
+            )
         if self.lose_next_answers:
             self.lose_next_answers -= 1
             self.lost_ids.add(sid)

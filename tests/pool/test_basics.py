@@ -78,7 +78,9 @@ async def test_waiters_are_served_first_come_first_served(make_pool: PoolFactory
         assert order == list(range(20))
 
 
-async def test_timeout_names_the_cap_users_and_waiters(make_pool: PoolFactory) -> None:
+async def test_timeout_names_the_cap_users_and_waiters(
+    make_pool: PoolFactory, clock: ManualClock
+) -> None:
     async with make_pool(max_size=1) as pool:
         held = await pool.acquire()
 
@@ -87,8 +89,11 @@ async def test_timeout_names_the_cap_users_and_waiters(make_pool: PoolFactory) -
 
         other = asyncio.create_task(grab())
         await settle()
+        late = asyncio.ensure_future(pool.acquire(timeout=0.01))
+        await settle()
+        clock.advance(0.02)  # acquire timeouts run on the pool's clock
         with pytest.raises(b.PoolTimeoutError) as info:
-            await pool.acquire(timeout=0.01)
+            await late
         message = str(info.value)
         assert "cap 1/1" in message and "1 in use" in message and "1 other waiters" in message
         await held.release()

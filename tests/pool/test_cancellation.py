@@ -9,18 +9,18 @@ import pytest
 from bbre_async.pool import SessionPool
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, settle
+from .fakes import FakeBackend, settle, until
 
 
 def check_invariants(pool: SessionPool, backend: FakeBackend) -> None:
     stats = pool.stats()
     live = len(pool.session_ids())
     assert (
-        stats.size == live + stats.creating + stats.unresolved
+        stats.size == live + stats.creating + stats.unresolved + stats.held_until_expiry
     )  # every reservation is a session or a create
     assert stats.size <= pool.config.max_size
     assert len(backend.active) <= pool.config.max_size
-    assert stats.leased == sum(1 for e in pool._entries.values() if e.state.value == "leased")
+    assert stats.leased + stats.idle <= len(pool.session_ids())
     assert set(backend.active) <= set(pool.session_ids()) | {
         sid for sid in backend.active if sid in pool.session_ids()
     }
@@ -108,7 +108,7 @@ async def test_cancel_while_a_create_is_in_flight(
 ) -> None:
     backend.create_gate = asyncio.Event()
     async with make_pool(max_size=2) as pool:
-        task = asyncio.create_task(pool._acquire(30, None))
+        task = asyncio.ensure_future(pool.acquire(timeout=30))
         await settle()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -123,8 +123,8 @@ async def test_cancel_while_a_create_is_in_flight(
 async def test_cancel_in_the_instant_a_session_is_handed_over(make_pool: PoolFactory) -> None:
     async with make_pool(max_size=1) as pool:
         held = await pool.acquire()
-        waiter = asyncio.create_task(pool._acquire(30, None))
-        second = asyncio.create_task(pool._acquire(30, None))
+        waiter = asyncio.ensure_future(pool.acquire(timeout=30))
+        second = asyncio.ensure_future(pool.acquire(timeout=30))
         await settle()
         await held.release()  # hands the session to ``waiter``'s future...
         waiter.cancel()  # ...which is cancelled before it runs
@@ -135,7 +135,7 @@ async def test_cancel_in_the_instant_a_session_is_handed_over(make_pool: PoolFac
         assert pool.stats().leased == 0
 
 
-async def test_cancel_mid_request_retires_the_session(
+async def test_a_cancelled_request_finishes_and_returns_its_session(
     make_pool: PoolFactory, backend: FakeBackend
 ) -> None:
     backend.request_gate = asyncio.Event()
@@ -143,12 +143,17 @@ async def test_cancel_mid_request_retires_the_session(
         lease = await pool.acquire()
         sid = lease.id
         request = asyncio.create_task(lease.get("https://t.test/slow"))
-        await settle()
-        request.cancel()
+        await until(lambda: backend.in_flight.get(sid) == 1)
+        request.cancel()  # e.g. asyncio.wait_for around the call timed out
         with pytest.raises(asyncio.CancelledError):
             await request
         await lease.release()
+        nxt = asyncio.ensure_future(pool.acquire())
+        await settle()
+        assert not nxt.done()  # not handed on while its request still runs remotely
         backend.request_gate.set()
-        async with pool.acquire() as fresh:
-            assert fresh.id != sid  # the abandoned request may still run on the old one
+        fresh = await nxt
+        assert fresh.id == sid  # the paid session was kept, not thrown away
+        await fresh.release()
+        assert backend.creates() == [sid] and backend.requests == 1
     assert backend.overlaps == 0

@@ -35,9 +35,9 @@ async def test_persistent_failures_reach_one_waiter_at_a_time(
         [b.InsufficientBalanceError("no money", status=402, code="INSUFFICIENT_BALANCE")] * 10
     )
     async with make_pool(max_size=1, create_backoff=0.5, create_failures_to_surface=2) as pool:
-        first = asyncio.create_task(pool._acquire(30, None))
+        first = asyncio.ensure_future(pool.acquire(timeout=30))
         await settle()
-        second = asyncio.create_task(pool._acquire(30, None))
+        second = asyncio.ensure_future(pool.acquire(timeout=30))
         await until(lambda: pool.stats().failed_creates == 1)
         clock.advance(1)
         await until(lambda: first.done())
@@ -56,7 +56,7 @@ async def test_session_limit_shrinks_capacity_and_probes_back(
     foreign = backend.hold_foreign(7)
     async with make_pool(max_size=10, capacity_probe_backoff=5, idle_timeout=None) as pool:
         leases = await asyncio.gather(*(pool.acquire(timeout=60).__aenter__() for _ in range(3)))
-        waiters = [asyncio.create_task(pool._acquire(60, None)) for _ in range(5)]
+        waiters = [asyncio.ensure_future(pool.acquire(timeout=1000)) for _ in range(5)]
         await until(lambda: pool.stats().capacity == 3)
         attempts = backend.creates_started
         for _ in range(5):
@@ -76,27 +76,41 @@ async def test_session_limit_shrinks_capacity_and_probes_back(
         waiters[-1].cancel()
 
 
-async def test_a_lost_create_is_adopted_not_repeated(
-    make_pool: PoolFactory, backend: FakeBackend
+async def test_a_lost_create_is_never_adopted_and_holds_its_slot_until_expiry(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
 ) -> None:
     backend.lose_next_answers = 1
+    async with make_pool(max_size=2, idle_timeout=None) as pool:
+        waiting = asyncio.ensure_future(pool.acquire())
+        await until(lambda: pool.stats().failed_creates == 1)
+        clock.advance(1)  # past the create backoff
+        async with await waiting as lease:
+            assert lease.id == "s2"  # s1 may be another client's: never taken over
+        stats = pool.stats()
+        assert (stats.adopted, stats.unresolved, stats.size) == (0, 1, 2)
+        assert "s1" not in backend.closes()  # nor closed: it cannot be proven ours
+        for _ in range(40):  # past the longest life s1 can have
+            clock.advance(10)
+            await settle(10)
+        await until(lambda: pool.stats().unresolved == 0)
+        assert backend.peak_active <= 2
+    assert backend.creates() == ["s1", "s2", *backend.creates()[2:]]
+
+
+async def test_an_unreadable_2xx_create_is_closed_by_the_id_it_carried(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
+) -> None:
+    backend.garble_next_answers = 1
     async with make_pool(max_size=2) as pool:
-        async with pool.acquire() as lease:
-            assert lease.id == "s1"
-            await lease.get("https://t.test/x")
-        assert backend.creates() == ["s1"]  # one create, one session: adopted
-        assert pool.stats().adopted == 1
-    assert backend.active == {}
-
-
-async def test_a_lost_create_is_closed_when_adoption_is_off(
-    make_pool: PoolFactory, backend: FakeBackend
-) -> None:
-    backend.lose_next_answers = 1
-    async with make_pool(max_size=2, adopt_unknown=False) as pool:
-        async with pool.acquire() as lease:
+        waiting = asyncio.ensure_future(pool.acquire())
+        await until(lambda: pool.stats().failed_creates == 1)
+        clock.advance(1)  # past the create backoff
+        async with await waiting as lease:
             assert lease.id == "s2"
         await until(lambda: "s1" in backend.closes())
+        await until(lambda: pool.stats().unresolved == 0)
+        assert pool.stats().size == 1
+    assert backend.active == {}
 
 
 async def test_a_request_that_loses_its_connection_retires_the_session(
@@ -127,3 +141,26 @@ async def test_requests_through_one_lease_never_overlap(
         await asyncio.gather(*calls)
     assert backend.overlaps == 0
     assert backend.requests == 3
+
+
+async def test_a_failed_close_gives_its_slot_back_at_the_sessions_expiry(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
+) -> None:
+    async def failing_close(session_id: str, *, deadline: float | None = None) -> bool:
+        raise b.ServiceError("close failed", status=500)
+
+    async with make_pool(max_size=1, close_attempts=1, idle_timeout=None) as pool:
+        lease = await pool.acquire()
+        first = lease.id
+        backend.close = failing_close  # type: ignore[method-assign]
+        await lease.close()
+        await until(lambda: pool.stats().held_until_expiry == 1)
+        assert pool.stats().size == 1  # it may still be alive: its slot stays taken
+        clock.advance(120)  # well before its expiry, but past any close timeout
+        await settle()
+        assert pool.stats().size == 1
+        clock.advance(181)  # past the session's expiry
+        await until(lambda: pool.stats().size == 0)
+        del backend.close  # the server works again
+        async with pool.acquire() as fresh:
+            assert fresh.id != first

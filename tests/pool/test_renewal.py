@@ -59,9 +59,6 @@ async def test_renewals_are_staggered(
         leases = [await pool.acquire() for _ in range(10)]
         for lease in leases:
             await lease.release()
-        offsets = sorted(entry.renew_offset for entry in pool._entries.values())
-        assert len(set(offsets)) == 10
-        assert offsets[-1] - offsets[0] > 5  # spread across the margin, not bunched
         renewed_at: list[float] = []
         pool.add_listener(
             lambda e: renewed_at.append(clock.now()) if e.kind is EventKind.RENEWED else None

@@ -7,7 +7,7 @@ import pytest
 import bbre_async as b
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, settle, until
+from .fakes import FakeBackend, ManualClock, settle, until
 
 
 async def test_close_waits_for_held_leases_then_closes_everything(
@@ -30,12 +30,15 @@ async def test_close_waits_for_held_leases_then_closes_everything(
 
 
 async def test_close_cuts_off_leases_at_the_deadline(
-    make_pool: PoolFactory, backend: FakeBackend
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
 ) -> None:
     pool = make_pool(max_size=2)
     await pool.open()
     lease = await pool.acquire()
-    summary = await pool.aclose(timeout=0.01)
+    closing = asyncio.ensure_future(pool.aclose(timeout=0.01))
+    await settle()
+    clock.advance(0.02)  # the deadline runs on the pool's clock
+    summary = await closing
     assert summary.forced and summary.closed == 1
     assert backend.active == {}
     with pytest.raises(b.PoolClosedError):
@@ -47,7 +50,7 @@ async def test_waiters_get_pool_closed(make_pool: PoolFactory) -> None:
     pool = make_pool(max_size=1)
     await pool.open()
     held = await pool.acquire()
-    waiter = asyncio.create_task(pool._acquire(30, None))
+    waiter = asyncio.ensure_future(pool.acquire(timeout=30))
     await settle()
     closing = asyncio.create_task(pool.aclose(timeout=5))
     with pytest.raises(b.PoolClosedError):
@@ -115,7 +118,7 @@ async def test_creates_in_flight_at_close_are_closed_on_arrival(
     backend.create_gate = asyncio.Event()
     pool = make_pool(max_size=2)
     await pool.open()
-    waiter = asyncio.create_task(pool._acquire(30, None))
+    waiter = asyncio.ensure_future(pool.acquire(timeout=30))
     await until(lambda: backend.creates_started == 1)
     closing = asyncio.create_task(pool.aclose(timeout=1))
     await settle()

@@ -181,32 +181,33 @@ def problems_of(result: ChaosResult, log_text: str) -> list[str]:
     expect(state.requests_on_expired == 0, f"{state.requests_on_expired} requests on expired")
     expect(state.requests_on_closed == 0, f"{state.requests_on_closed} requests on closed")
     expect(state.concurrent_request_violations == 0, "two requests at once on one session")
-    expect(state.active_sessions == 0, f"left active after aclose: {state.active_session_ids}")
+    lost_creates = state.lost_answers.get("session/create", 0)
+    # Only lost creates' sessions may be left: never proven ours, they are left to expire.
+    left = set(state.active_session_ids)
     expect(
-        stats.size == 0 and stats.leased == 0 and stats.creating == 0 and stats.closing == 0,
+        len(left) <= lost_creates and not left & set(result.pool_ids),
+        f"left active after aclose: {state.active_session_ids}",
+    )
+    lingering = stats.unresolved + stats.held_until_expiry
+    expect(
+        stats.size == lingering and stats.leased == 0 and stats.creating == 0,
         f"the closed pool still counts sessions: {stats}",
     )
-    # Lost creates really happened, and each was reconciled: adopted or closed, never twice.
-    lost_creates = state.lost_answers.get("session/create", 0)
+    # Lost creates really happened, and none was taken into the pool.
     expect(lost_creates >= 4, f"only {lost_creates} lost creates: the run tested too little")
     dups = sorted(sid for sid, n in Counter(result.pool_ids).items() if n > 1)
     expect(not dups, f"sessions taken into the pool twice (closed ones re-adopted?): {dups}")
     # ``stats.created`` counts adopted sessions too.
     expect(stats.created == len(result.pool_ids), "created events and stats disagree")
-    expect(stats.adopted == len(result.adopted_ids) >= 1, "no lost create was adopted")
+    expect(stats.adopted == len(result.adopted_ids) == 0, "a lost create was adopted")
     expect(len(result.listing) == state.sessions_created, "the listing misses sessions")
     strangers = {sid: s for sid, s in result.listing.items() if sid not in set(result.pool_ids)}
-    # A session the pool never held can only be a lost create; the reconciler must have
-    # closed it (an "expired" or "active" one leaked for its whole life: billed, on a slot).
+    # A session the pool never held can only be a lost create (its slot stayed reserved).
     expect(len(strangers) <= lost_creates, f"more strangers than lost creates: {strangers}")
-    expect(
-        all(status == "closed" for status in strangers.values()),
-        f"lost creates neither adopted nor closed: {strangers}",
-    )
     expect(
         state.sessions_created == stats.created + len(strangers) - len(dups),
         f"server made {state.sessions_created}, pool took {stats.created} "
-        f"(+{len(strangers)} closed strangers)",
+        f"(+{len(strangers)} strangers)",
     )
     # Nothing leaked in this process.
     expect(result.tasks[1] <= result.tasks[0], f"tasks before/after: {result.tasks}")

@@ -12,9 +12,9 @@ import asyncio
 from pathlib import Path
 
 from bbre_async import BBREClient, BBREError
+from bbre_async._bbre_backend import BBREBackend
 from bbre_async.emulator import AccountSpec, EmulatorSettings, Faults, running_emulator
 from bbre_async.pool import RemoteSession, SessionPool
-from bbre_async.pool._bbre_backend import BBREBackend
 from tests.waiting import eventually
 from tests.waiting import eventually as wait_until
 
@@ -28,7 +28,7 @@ async def test_a_lost_create_never_adopts_a_session_the_pool_just_closed(
     async with running_emulator(settings) as emu:
         async with BBREClient(api_key="test-key", base_url=emu.base_url) as client:
             async with SessionPool(
-                client, max_size=1, ledger_path=tmp_path / "l.db", reconcile_interval=None
+                client, max_size=2, ledger_path=tmp_path / "l.db", reconcile_interval=None
             ) as pool:
                 async with pool.acquire() as lease:
                     # Never used (a renewal's spare, an idle one retired): nothing tells it
@@ -50,11 +50,11 @@ async def test_a_lost_create_never_adopts_a_session_the_pool_just_closed(
                         errors.append(error)
                 stats = pool.stats()
             state = emu.state.account()
-    assert stats.adopted == 1
+    assert stats.adopted == 0  # nothing proves whose the lost create's session is
     assert second != first, "the closed session was adopted as the lost create's"
     assert errors == []
     assert state.requests_on_closed == 0
-    assert state.active_sessions == 0, "the real lost session leaked"
+    assert state.active_sessions <= 1, "only the lost session may be left, to expire"
 
 
 async def listed_active(client: BBREClient, session_id: str) -> bool:

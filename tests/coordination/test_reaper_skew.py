@@ -71,6 +71,7 @@ class ListingBackend:
     name: str = "bbre"
     account_cap: int = 10
     supports_extend: bool = False
+    max_life: float = 300.0
     key_fingerprint: str = "fp"
     base_url: str = "http://server.test"
 

@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -76,8 +77,8 @@ async def test_a_broken_ledger_warns_and_the_pool_still_works(
 
         real_connect = sqlite3.connect
 
-        def tiny(*args: object, **kwargs: object) -> sqlite3.Connection:
-            connection = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+        def tiny(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+            connection: sqlite3.Connection = real_connect(*args, **kwargs)
             connection.execute("PRAGMA max_page_count = 1")
             return connection
 

@@ -493,9 +493,13 @@ async def test_aclose_interrupted_at_every_point_still_closes_everything(tmp_pat
                         assert any("close" in p for p in points), points
                     else:
                         await run_parked(stepper, n, body, how)
+
                     # Cleanup was shielded: once the gate opens it runs to the end.
+                    def closed(closing: SessionPool = pool) -> bool:
+                        return closing.state == "closed"
+
                     await wait_until(
-                        lambda pool=pool: pool.state == "closed",
+                        closed,
                         timeout=2.0,
                         what=f"{how} at point {n} {stepper.trace[-1:]}: the pool to close",
                     )

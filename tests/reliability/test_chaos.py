@@ -24,8 +24,15 @@ import pytest
 
 from bbre_async import BBREClient, BBREError
 from bbre_async._retry import RetryPolicy
-from bbre_async.emulator import AccountSpec, EmulatorSettings, Faults, Latency, running_emulator
-from bbre_async.pool import SessionPool
+from bbre_async.emulator import (
+    AccountSpec,
+    AccountState,
+    EmulatorSettings,
+    Faults,
+    Latency,
+    running_emulator,
+)
+from bbre_async.pool import PoolStats, SessionPool
 from bbre_async.pool._events import EventKind, PoolEvent
 
 from .conftest import (
@@ -56,11 +63,11 @@ class ChaosResult:
     requests: int
     ok: int
     errors: list[BaseException]
-    stats: object
+    stats: PoolStats
     pool_ids: list[str]
     adopted_ids: list[str]
     listing: dict[str, str]
-    state: object
+    state: AccountState
     tasks: tuple[int, int]
     fds: tuple[int, int]
     seconds: float

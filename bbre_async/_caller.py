@@ -21,6 +21,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from bbre_async import _json
 from bbre_async._api_response import APIResponse, remember
+from bbre_async._attempt_timer import AttemptTimer
 from bbre_async._envelope import decode
 from bbre_async._errors import APIConnectionError, APITimeoutError, BBREError
 from bbre_async._retry import Replay, RetryPolicy, is_retryable
@@ -130,6 +131,7 @@ class APICaller:
         counters.calls += 1
         call_number = next(self._call_ids)
         loop = asyncio.get_running_loop()
+        task = _current_task(loop)
         started = loop.time()
         give_up_at = started + limits.total
         read = limits.read
@@ -140,10 +142,12 @@ class APICaller:
             counters.attempts += 1
             attempt_started = loop.time()
             try:
+                timer = AttemptTimer(loop, min(give_up_at, attempt_started + read), task)
                 try:
-                    async with asyncio.timeout_at(min(give_up_at, attempt_started + read)):
-                        response = await transport.handle_async_request(request)
-                except TimeoutError as exc:
+                    response = await transport.handle_async_request(request)
+                except (asyncio.CancelledError, TimeoutError) as exc:
+                    if not timer.stop() and isinstance(exc, asyncio.CancelledError):
+                        raise  # a cancellation from outside this call
                     waited = loop.time() - started
                     raise APITimeoutError(
                         f"{method} {path} got no answer: gave up after {waited:.1f}s "
@@ -152,11 +156,13 @@ class APICaller:
                         code="TIMEOUT",
                         request_id=self.call_id(call_number),
                         details={"waited": round(waited, 3), "attempts": attempts},
-                    ) from exc
+                    ) from (exc if isinstance(exc, TimeoutError) else TimeoutError())
                 except APIConnectionError as error:
                     if error.request_id is None:
                         error.request_id = self.call_id(call_number)
                     raise
+                finally:
+                    timer.stop()
                 status = response.status_code
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
@@ -236,6 +242,13 @@ class APICaller:
 
 
 _USER_AGENT = f"bbre-async/{__version__}"
+
+
+def _current_task(loop: asyncio.AbstractEventLoop) -> asyncio.Task[object]:
+    task = asyncio.current_task(loop)
+    if task is None:
+        raise RuntimeError("an API call must run inside an asyncio task")
+    return task
 
 
 def _may_have_acted(error: BBREError) -> bool:

@@ -106,36 +106,58 @@ class Response:
 
     @classmethod
     def _build(cls, result: JSONObject, task: JSONObject | None, url: str) -> Response:
+        # Exact-type tests first: orjson gives plain dicts, lists and strs, and this runs for
+        # every fetch; the general helpers handle (and reject) anything else.
         body = result.get("body")
         content: bytes | None = None
         if type(body) is str:
             text = body
-            encoding = result.get("bodyEncoding") or result.get("encoding")
-            if encoding in _BASE64:
-                try:
-                    content = base64.b64decode(body, validate=True)
-                except (binascii.Error, ValueError):
-                    raise invalid("the body is not valid base64", body[:40]) from None
+            if "bodyEncoding" in result or "encoding" in result:
+                encoding = result.get("bodyEncoding") or result.get("encoding")
+                if encoding in _BASE64:
+                    try:
+                        content = base64.b64decode(body, validate=True)
+                    except (binascii.Error, ValueError):
+                        raise invalid("the body is not valid base64", body[:40]) from None
         else:
             text = _text_body(body)
+        status = result.get("statusCode")
+        if type(status) is not int:
+            status = opt_int(result, "statusCode")
         profile = result.get("profile")
+        if profile is not None:
+            profile = dict(profile) if isinstance(profile, Mapping) else None
         final_url = result.get("finalUrl") or result.get("url")
         raw_headers = result.get("headers")
-        if raw_headers is not None and not isinstance(raw_headers, dict | list):
+        if (
+            raw_headers is not None
+            and type(raw_headers) is not dict
+            and not isinstance(raw_headers, dict | list)
+        ):
             raise invalid("headers is not an object", raw_headers)
-        response = cls(
-            status_code=opt_int(result, "statusCode"),
-            text=text,
-            content=content,
-            cookies=str_map(result.get("cookies"), "cookies"),
-            profile=dict(profile) if profile is not None and isinstance(profile, Mapping) else None,
-            url=final_url if isinstance(final_url, str) and final_url else url,
-            task_id=opt_str(task, "id") if task is not None else None,
-            task_status=(opt_str(task, "status") or "completed")
-            if task is not None
-            else "completed",
-        )
+        cookies = result.get("cookies")
+        task_id: str | None = None
+        task_status = "completed"
+        if task is not None:
+            task_id = task.get("id")
+            if type(task_id) is not str:
+                task_id = opt_str(task, "id")
+            given_status = task.get("status")
+            if type(given_status) is not str:
+                given_status = opt_str(task, "status")
+            task_status = given_status or "completed"
+        # Every slot set here, without __init__'s keyword parsing.
+        response = cls.__new__(cls)
+        response.status_code = status
         response._headers = raw_headers  # parsed when first read
+        response.text = text
+        response._content = content
+        response.cookies = {} if cookies is None else str_map(cookies, "cookies")
+        response.profile = profile
+        response.url = final_url if type(final_url) is str and final_url else url
+        response.task_id = task_id
+        response.task_status = task_status
+        response.api_response = None
         return response
 
     @property

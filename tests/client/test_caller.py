@@ -196,3 +196,30 @@ async def test_environment_supplies_key_and_base_url(monkeypatch: pytest.MonkeyP
     assert client.base_url == "http://127.0.0.1:9"
     assert "envkey-123456" not in repr(client)
     await client.aclose()
+
+
+async def _hang_forever(request: TransportRequest) -> TransportResponse:
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+async def test_a_timed_out_call_leaves_no_cancellation_behind(
+    client: BBREClient, mocked: MockAPI
+) -> None:
+    mocked.post(STATUS_URL, callback=_hang_forever)
+    with pytest.raises(b.APITimeoutError) as info:
+        await client.sessions.status("s1", timeout=0.05)
+    assert isinstance(info.value.__cause__, TimeoutError)
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    await asyncio.sleep(0)  # a leaked cancellation request would land here
+
+
+async def test_an_outer_deadline_stays_the_callers(client: BBREClient, mocked: MockAPI) -> None:
+    """The caller's own ``asyncio.timeout`` firing first is its cancellation, not the call's
+    timeout: it surfaces as the builtin ``TimeoutError``, never as ``APITimeoutError``."""
+    mocked.post(STATUS_URL, callback=_hang_forever)
+    with pytest.raises(TimeoutError) as info:
+        async with asyncio.timeout(0.05):
+            await client.sessions.status("s1", timeout=60)
+    assert not isinstance(info.value, b.BBREError)

@@ -307,11 +307,11 @@ class Keeper:
             closed, _ = await self.remote.close(failure.readable_id, None)
             if not closed:
                 await pause(self.clock, self.longest_life or self.backend.max_life)
-        elif not await self.reconciler.made_nothing(failure.asked_at):
+        elif not await self.reconciler.made_nothing(recorded := _recorded_at(failure)):
             life = min(self.longest_life or self.backend.max_life, self.backend.max_life)
             # The session may have been made any time until the answer was due: keep a margin.
             deadline = failure.asked_at + life + min(life, LOST_CREATE_WINDOW)
-            await self.reconciler.watch_unknown(failure.asked_at, deadline=deadline)
+            await self.reconciler.watch_unknown(recorded, deadline=deadline)
         await self.remote.settle(slot, failure.intent)
         self.give_back(slot, release_grant=False)
         self.settled.set()
@@ -383,3 +383,8 @@ class Keeper:
         self.give_back(slot)
         self.settled.set()
         self.dispatch()
+
+
+def _recorded_at(failure: CreateFailed) -> float | None:
+    """When the lost create's ledger intent was written (the ledger's clock), if it was."""
+    return failure.intent.created_at if failure.intent is not None else None

@@ -14,6 +14,7 @@ from bbre_async._errors import (
     BBREError,
     LeaseReleasedError,
     PoolClosedError,
+    SessionClosedError,
     SessionExpiredError,
     SessionGoneError,
 )
@@ -141,7 +142,9 @@ class PooledSession(VerbsMixin):
                 response: Response = await asyncio.shield(call)
             except SessionGoneError as error:
                 entry.retire_reason = f"gone: {error.code}"
-                host.note_request(entry, ok=False, gone=True)
+                # Closed by someone else says nothing of its life; expired or forgotten does.
+                expired = not isinstance(error, SessionClosedError)
+                host.note_request(entry, ok=False, gone=expired)
                 raise
             except APIConnectionError:
                 # The request may still be running remotely: never hand this session on.

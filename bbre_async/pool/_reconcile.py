@@ -29,6 +29,7 @@ from bbre_async.pool._reaper import (
     CLOCK_SKEW,
     ReapReport,
     close_all,
+    estimate_clock_offset,
     execute_reap,
     plan_reap,
 )
@@ -94,8 +95,9 @@ class Reconciler:
             close_timeout=view.config.close_timeout,
         )
 
-    async def lost_create_candidates(self, asked_at: float) -> list[ActiveSession] | None:
-        """Unused active sessions no ledger accounts for, created around ``asked_at``
+    async def lost_create_candidates(self, recorded_at: float | None) -> list[ActiveSession] | None:
+        """Unused active sessions no ledger accounts for, created around ``recorded_at`` (when
+        the create's ledger intent was written), or any such session when that is unknown
         (``None`` when the listing could not be read)."""
         view = self._view
         try:
@@ -105,37 +107,43 @@ class Reconciler:
             logger.warning("listing for a lost create failed: %s", error)
             return None
         known = self._known(entries)
-        latest = asked_at + CLOCK_SKEW + LOST_CREATE_WINDOW
+        strangers = [row for row in active if row.id not in known and row.unused]
+        # ``recorded_at`` is on the ledger's clock, ``createdAt`` on the server's: shift the
+        # window by the offset the ledger's own sessions show. Without one, no time filter:
+        # any unused stranger may be the lost create's, and the slot stays held (clocks can
+        # disagree by minutes).
+        offset = estimate_clock_offset(entries, active)
+        if offset is None or recorded_at is None:
+            return strangers
+        earliest = recorded_at + offset - CLOCK_SKEW
+        latest = recorded_at + offset + CLOCK_SKEW + LOST_CREATE_WINDOW
         return [
             row
-            for row in active
-            if row.id not in known
-            and row.unused
-            and row.created_at is not None
-            and asked_at - CLOCK_SKEW <= row.created_at <= latest
+            for row in strangers
+            if row.created_at is None or earliest <= row.created_at <= latest
         ]
 
-    async def made_nothing(self, asked_at: float) -> bool:
+    async def made_nothing(self, recorded_at: float | None) -> bool:
         """True when the listing, read after it had time to catch up, shows no session a lost
-        create at ``asked_at`` could have made. Never adopts or closes a candidate: one that
-        cannot be proven ours may be another client's."""
+        create recorded at ``recorded_at`` could have made. Never adopts or closes a
+        candidate: one that cannot be proven ours may be another client's."""
         view = self._view
         found = True
         for delay in view.config.lost_create_lookups:
             if delay:
                 await pause(view.clock, delay)
-            candidates = await self.lost_create_candidates(asked_at)
+            candidates = await self.lost_create_candidates(recorded_at)
             found = candidates is None or bool(candidates)
         return not found
 
-    async def watch_unknown(self, asked_at: float, *, deadline: float) -> None:
+    async def watch_unknown(self, recorded_at: float | None, *, deadline: float) -> None:
         """Return once nothing a lost create could have made remains in the listing, or at
         ``deadline`` (past any session's life); candidates are left to expire or to
         ``reap_foreign``."""
         view = self._view
         delay = 1.0
         while view.clock.now() < deadline:
-            candidates = await self.lost_create_candidates(asked_at)
+            candidates = await self.lost_create_candidates(recorded_at)
             if candidates is not None and not candidates:
                 return
             await pause(view.clock, min(delay, deadline - view.clock.now()))

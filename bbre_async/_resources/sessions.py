@@ -87,14 +87,17 @@ class SessionsResource:
             default_timeout=CREATE_TIMEOUT,
         )
         info = SessionInfo.from_json(answer.json())
-        if info.expires_at is None:
+        assumed = info.expires_at is None
+        if assumed:
             # No expiry in the answer: assume the shortest life the server could have granted
             # from the moment we asked, so nothing is ever used past its end.
             life = min(lifetime, MAX_LIFE)
             info = attrs.evolve(
                 info, expires_at=datetime.fromtimestamp(asked_at, UTC) + timedelta(seconds=life)
             )
-        return Session(self, info, clock=self._clock)
+        session = Session(self, info, clock=self._clock)
+        session.expiry_assumed = assumed
+        return session
 
     async def status(self, session_id: str, *, timeout: TimeoutLike | None = None) -> SessionInfo:
         """The server's view of a session; a past-due session comes back ``expired``."""

@@ -19,6 +19,7 @@ class EventKind(enum.StrEnum):
     EXTENDED = "extended"
     RETIRED = "retired"
     CLOSED = "closed"
+    CLOSE_FAILED = "close_failed"  # every close attempt failed: the slot waits for the expiry
     ADOPTED = "adopted"
     ERROR = "error"
     CAPACITY = "capacity"
@@ -32,6 +33,7 @@ class PoolEvent:
     session_id: str | None = None
     detail: str = ""
     error: BaseException | None = None
+    waited: float | None = None  # ACQUIRED: seconds the caller waited for the session
 
 
 Listener = Callable[[PoolEvent], None]
@@ -53,10 +55,13 @@ class EventBus:
         session_id: str | None = None,
         detail: str = "",
         error: BaseException | None = None,
+        waited: float | None = None,
     ) -> None:
         if not self._listeners:
             return
-        event = PoolEvent(kind=kind, session_id=session_id, detail=detail, error=error)
+        event = PoolEvent(
+            kind=kind, session_id=session_id, detail=detail, error=error, waited=waited
+        )
         for listener in list(self._listeners):
             try:
                 listener(event)

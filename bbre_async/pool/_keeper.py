@@ -363,6 +363,9 @@ class Keeper:
             # It may still be alive: its slot (and ledger row) stay until its expiry.
             self.book.relabel(holder.slot, SlotKind.UNTIL_EXPIRY)
             self.spawn(self._give_back_at_expiry, holder.slot, holder.expires_at)
+            self.events.emit(
+                EventKind.CLOSE_FAILED, holder.id, "close not confirmed: held until expiry"
+            )
         holder.move(HolderState.CLOSED)
         self.holders.pop(holder.id, None)
         if closed:

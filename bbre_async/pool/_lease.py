@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from bbre_async._errors import (
     APIConnectionError,
@@ -19,6 +19,7 @@ from bbre_async._errors import (
     SessionGoneError,
 )
 from bbre_async._models import Response
+from bbre_async._types import FetchOptions, HTTPMethod
 from bbre_async._verbs import VerbsMixin
 from bbre_async.pool._holder import Holder, HolderState
 
@@ -106,12 +107,7 @@ class PooledSession(VerbsMixin):
         )
 
     async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        cookies: Mapping[str, str] | None = None,
-        **options: Any,
+        self, method: HTTPMethod, url: str, **options: Unpack[FetchOptions]
     ) -> Response:
         """Fetch ``url`` through the leased session (see ``Session.request``).
 
@@ -133,11 +129,11 @@ class PooledSession(VerbsMixin):
                 )
             carried = entry.pending_cookies
             if carried:
-                cookies = {**carried, **(cookies or {})}
+                options["cookies"] = {**carried, **(options.get("cookies") or {})}
             request = getattr(entry.handle, "request", None)
             if request is None:
                 raise TypeError("this backend's sessions take no HTTP requests")
-            call = host.run_request(entry, request(method, url, cookies=cookies, **options))
+            call = host.run_request(entry, request(method, url, **options))
             try:
                 response: Response = await asyncio.shield(call)
             except SessionGoneError as error:

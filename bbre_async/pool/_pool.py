@@ -335,7 +335,7 @@ class SessionPool(Workloads):
         holder.lease_since = self.clock.now()
         self._keeper.no_leases.clear()
         self._waits.add(waited)
-        self._events.emit(EventKind.ACQUIRED, holder.id)
+        self._events.emit(EventKind.ACQUIRED, holder.id, waited=waited)
         return PooledSession(self._desk, holder)
 
     # ----------------------------------------------------------- public extras

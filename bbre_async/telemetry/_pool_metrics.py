@@ -200,9 +200,8 @@ class _Instruments:
         now = time.monotonic()
         if kind is EventKind.ACQUIRED:
             _remember(tracked.leased_at, sid, now)
-            waited = getattr(event, "waited", None)  # carried by pools that measure it
-            if isinstance(waited, int | float):
-                self.acquire_wait.record(float(waited), attributes)
+            if event.waited is not None:
+                self.acquire_wait.record(event.waited, attributes)
         elif kind is EventKind.RELEASED:
             started = tracked.leased_at.pop(sid, None)
             if started is not None:
@@ -218,11 +217,9 @@ class _Instruments:
         elif kind is EventKind.ERROR:
             error_type = type(event.error).__name__ if event.error is not None else "unknown"
             self.errors.add(1, {**attributes, "error.type": error_type})
-            if "close" in event.detail:
-                self.close_failures.add(1, attributes)
-        elif kind.value == "extended":
+        elif kind is EventKind.EXTENDED:
             self.extended.add(1, attributes)
-        elif kind.value == "close_failed":
+        elif kind is EventKind.CLOSE_FAILED:
             self.close_failures.add(1, attributes)
 
 

@@ -30,6 +30,21 @@ class ManualClock:
         finally:
             self._sleepers = [(t, f) for t, f in self._sleepers if f is not future]
 
+    def sleepers(self) -> int:
+        """How many waits are pending on this clock."""
+        return sum(not f.done() for _, f in self._sleepers)
+
+    async def advance_to_rest(self, seconds: float) -> None:
+        """Advance, then wait until every wait the jump ended has gone back to sleep: the
+        background work it woke (maintenance, backoffs) has finished its pass."""
+        before = self.sleepers()
+        self.advance(seconds)
+        await until(lambda: self.sleepers() >= before)
+
+    def sleeping_until(self, deadline: float) -> bool:
+        """True when someone sleeps until ``deadline`` (a wait the test is about to end)."""
+        return any(abs(t - deadline) < 1e-9 for t, f in self._sleepers if not f.done())
+
     def advance(self, seconds: float) -> None:
         self._now += seconds
         for deadline, future in list(self._sleepers):
@@ -108,6 +123,7 @@ class FakeBackend:
         self.calls: list[tuple[str, str]] = []
         self.peak_active = 0
         self.create_failures: deque[BaseException] = deque()
+        self.close_failures: deque[BaseException] = deque()  # one per close call, in order
         self.lose_next_answers = 0
         self.create_gate: asyncio.Event | None = None
         self.close_gate: asyncio.Event | None = None
@@ -187,6 +203,8 @@ class FakeBackend:
             await self.close_gate.wait()
         else:
             await asyncio.sleep(0)
+        if self.close_failures:
+            raise self.close_failures.popleft()
         self.calls.append(("close", session_id))
         self._expire()
         return self.active.pop(session_id, None) is not None

@@ -9,7 +9,7 @@ import bbre_async.pool
 from bbre_async.pool import EventKind, PoolEvent
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, ManualClock, settle
+from .fakes import FakeBackend, ManualClock, until
 
 
 async def test_acquire_creates_lazily_and_reuses(
@@ -72,7 +72,7 @@ async def test_waiters_are_served_first_come_first_served(make_pool: PoolFactory
         tasks = []
         for n in range(20):
             tasks.append(asyncio.create_task(wait(n)))
-            await settle(3)
+            await until(lambda: pool.stats().waiters == len(tasks))  # queued in this order
         await holder.release()
         await asyncio.gather(*tasks)
         assert order == list(range(20))
@@ -88,9 +88,10 @@ async def test_timeout_names_the_cap_users_and_waiters(
             return await pool.acquire(timeout=5)
 
         other = asyncio.create_task(grab())
-        await settle()
+        await until(lambda: pool.stats().waiters == 1)
         late = asyncio.ensure_future(pool.acquire(timeout=0.01))
-        await settle()
+        # its deadline is a sleep on the manual clock: wait until that sleep is registered
+        await until(lambda: clock.sleeping_until(clock.now() + 0.01))
         clock.advance(0.02)  # acquire timeouts run on the pool's clock
         with pytest.raises(b.PoolTimeoutError) as info:
             await late
@@ -109,8 +110,8 @@ async def test_min_ttl_is_respected(
     async with make_pool(max_size=2, renew_margin=30, idle_timeout=None) as pool:
         async with pool.acquire() as lease:
             old = lease.id
-        clock.advance(200)  # 100 s left: more than the 30 s margin, so no renewal yet
-        await settle()
+        # 100 s left: more than the 30 s margin, so no renewal yet
+        await clock.advance_to_rest(200)
         async with pool.acquire(min_ttl=150) as lease:
             assert lease.id != old
             assert lease.remaining() >= 150
@@ -125,7 +126,7 @@ async def test_events_are_emitted(make_pool: PoolFactory) -> None:
         remove = pool.add_listener(events.append)
         async with pool.acquire() as lease:
             await lease.close()
-        await settle()
+        await until(lambda: any(e.kind is EventKind.CLOSED for e in events))
         remove()
     kinds = [e.kind for e in events]
     assert kinds[:2] == [EventKind.CREATED, EventKind.ACQUIRED]

@@ -36,7 +36,7 @@ async def test_persistent_failures_reach_one_waiter_at_a_time(
     )
     async with make_pool(max_size=1, create_backoff=0.5, create_failures_to_surface=2) as pool:
         first = asyncio.ensure_future(pool.acquire(timeout=30))
-        await settle()
+        await until(lambda: pool.stats().waiters == 1)  # the first in line
         second = asyncio.ensure_future(pool.acquire(timeout=30))
         await until(lambda: pool.stats().failed_creates == 1)
         clock.advance(1)
@@ -136,7 +136,7 @@ async def test_requests_through_one_lease_never_overlap(
     backend.request_gate = asyncio.Event()
     async with make_pool(max_size=1) as pool, pool.acquire() as lease:
         calls = [asyncio.create_task(lease.get(f"https://t.test/{n}")) for n in range(3)]
-        await settle()
+        await until(lambda: sum(backend.in_flight.values()) == 1)  # one at the gate
         backend.request_gate.set()
         await asyncio.gather(*calls)
     assert backend.overlaps == 0
@@ -156,8 +156,7 @@ async def test_a_failed_close_gives_its_slot_back_at_the_sessions_expiry(
         await lease.close()
         await until(lambda: pool.stats().held_until_expiry == 1)
         assert pool.stats().size == 1  # it may still be alive: its slot stays taken
-        clock.advance(120)  # well before its expiry, but past any close timeout
-        await settle()
+        await clock.advance_to_rest(120)  # well before its expiry, past any close timeout
         assert pool.stats().size == 1
         clock.advance(181)  # past the session's expiry
         await until(lambda: pool.stats().size == 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, settle, until
+from .fakes import FakeBackend, until
 
 
 async def test_two_pools_on_one_key_never_exceed_the_account_cap(
@@ -16,7 +16,7 @@ async def test_two_pools_on_one_key_never_exceed_the_account_cap(
     async with first, second:
         held = [await first.acquire() for _ in range(10)]
         late = asyncio.ensure_future(second.acquire())
-        await settle()
+        await until(lambda: second.stats().waiters == 1)  # queued behind the shared cap
         assert not late.done()
         # not one create was even tried beyond the cap: the pools share one slot book
         assert backend.peak_active == 10 and backend.creates_started == 10

@@ -51,7 +51,7 @@ async def test_waiters_get_pool_closed(make_pool: PoolFactory) -> None:
     await pool.open()
     held = await pool.acquire()
     waiter = asyncio.ensure_future(pool.acquire(timeout=30))
-    await settle()
+    await until(lambda: pool.stats().waiters == 1)
     closing = asyncio.create_task(pool.aclose(timeout=5))
     with pytest.raises(b.PoolClosedError):
         await waiter
@@ -121,7 +121,7 @@ async def test_creates_in_flight_at_close_are_closed_on_arrival(
     waiter = asyncio.ensure_future(pool.acquire(timeout=30))
     await until(lambda: backend.creates_started == 1)
     closing = asyncio.create_task(pool.aclose(timeout=1))
-    await settle()
+    await until(lambda: pool.state == "closing")
     backend.create_gate.set()
     await closing
     with pytest.raises(b.PoolClosedError):

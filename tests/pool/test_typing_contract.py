@@ -43,4 +43,5 @@ def test_typos_and_bad_literals_are_rejected(tmp_path: Path) -> None:
     assert 'Unexpected keyword argument "max_sise"' in out, out
     assert '"mode" to "SessionPool" has incompatible type "Literal[\'pasive\']"' in out, out
     assert '"timeout" to "acquire" of "SessionPool" has incompatible type "str"' in out, out
-    assert out.count("error:") == 3, out
+    assert 'Unexpected keyword argument "timout" for "get" of "VerbsMixin"' in out, out
+    assert out.count("error:") == 4, out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -62,9 +63,14 @@ class BBREBackend:
         except InvalidResponseError as error:
             if error.status is not None and not 200 <= error.status < 300:
                 raise
-            # The server said yes in a form we cannot read: a session may exist.
+            # The server said yes in a form we cannot read: a session may exist. Keep the id
+            # its first bytes carry, so the pool can close it rather than wait out its life.
+            details = dict(error.details)
+            readable = _readable_session_id(details.get("body_start"))
+            if readable is not None:
+                details["session_id"] = readable
             raise InvalidResponseError(
-                str(error), status=error.status, details=error.details, outcome_unknown=True
+                str(error), status=error.status, details=details, outcome_unknown=True
             ) from error
         created = session.created_at.timestamp() if session.created_at else None
         # A guessed expiry is not the server's word: the pool must see it is missing and
@@ -107,3 +113,14 @@ class BBREBackend:
 
     def __repr__(self) -> str:
         return f"<BBREBackend {self.base_url!r} {self.options.mode}/{self.options.sensibility}>"
+
+
+_SESSION_ID = re.compile(r'"(?:id|sessionId)"\s*:\s*"([A-Za-z0-9_.:-]{1,128})"')
+
+
+def _readable_session_id(body_start: object) -> str | None:
+    """The first session id a (possibly truncated) create answer names, if any."""
+    if not isinstance(body_start, str):
+        return None
+    match = _SESSION_ID.search(body_start)
+    return match.group(1) if match else None

@@ -284,14 +284,12 @@ async def test_chaos_short(
 @pytest.mark.soak
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize(
-    ("faults", "reconcile_interval"),
+    ("faults", "reconcile_interval", "clock_offset"),
     [
-        pytest.param(CHAOS_STEADY_LISTING, None, id="steady-listing"),
-        pytest.param(
-            CHAOS,
-            0.5,
-            id="lagging-listing",
-        ),
+        pytest.param(CHAOS_STEADY_LISTING, None, 0.0, id="steady-listing"),
+        pytest.param(CHAOS, 0.5, 0.0, id="lagging-listing"),
+        pytest.param(CHAOS, 0.5, 120.0, id="server-ahead"),
+        pytest.param(CHAOS, 0.5, -120.0, id="server-behind"),
     ],
 )
 async def test_chaos_soak(
@@ -299,6 +297,7 @@ async def test_chaos_soak(
     debug_logs: pytest.LogCaptureFixture,
     faults: Faults,
     reconcile_interval: float | None,
+    clock_offset: float,
 ) -> None:
     requests = int(os.environ.get("BBRE_SOAK_REQUESTS", "20000"))
     result = await run_chaos(
@@ -306,6 +305,7 @@ async def test_chaos_soak(
         requests=requests,
         faults=faults,
         reconcile_interval=reconcile_interval,
+        clock_offset=clock_offset,
         seed=23,
     )
     check(result, full_log_text(debug_logs))

@@ -12,27 +12,42 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 
-def _spin() -> None:
-    """Burn one core until terminated."""
+def _spin(parent: int) -> None:
+    """Burn one core until terminated, or until the runner that started it is gone."""
     n = 0
     while True:
-        n = (n * 1103515245 + 12345) & 0xFFFFFFFF
+        for _ in range(1_000_000):
+            n = (n * 1103515245 + 12345) & 0xFFFFFFFF
+        if os.getppid() != parent:
+            return
+
+
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # so that ``finally`` stops the hogs
 
 
 def run(hogs: int, pytest_args: Sequence[str]) -> int:
     """Start ``hogs`` busy processes, run pytest with ``pytest_args``, stop the hogs."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_spin, daemon=True) for _ in range(hogs)]
+    workers = [context.Process(target=_spin, args=(os.getpid(),), daemon=True) for _ in range(hogs)]
     for worker in workers:
         worker.start()
+    tests = subprocess.Popen([sys.executable, "-m", "pytest", *pytest_args])
     try:
-        return subprocess.call([sys.executable, "-m", "pytest", *pytest_args])
+        return tests.wait()
     finally:
+        if tests.poll() is None:  # the runner was stopped: stop the run too
+            tests.terminate()
+            tests.wait(timeout=30)
         for worker in workers:
             worker.terminate()
         for worker in workers:

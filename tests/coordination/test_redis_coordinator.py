@@ -150,10 +150,9 @@ async def test_release_wakes_a_waiter_without_polling(make: MakeCoordinator) -> 
     held = await holder.acquire_slot(timeout=1)
     task = asyncio.create_task(waiter_side.acquire_slot(timeout=10))
     await queued(holder, 1)
-    started = time.monotonic()
     await holder.release_slot(held)
+    # Woken by the release, not by its 30 s recheck: the wait below could never see that.
     grant = await asyncio.wait_for(task, timeout=5)
-    assert time.monotonic() - started < 1.0
     assert grant.token > held.token
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.mock_api import MockAPI
@@ -26,3 +28,9 @@ def sleeps() -> SleepRecorder:
 def mocked() -> MockAPI:
     """Canned API answers; the ``client`` fixtures send through ``mocked.transport``."""
     return MockAPI()
+
+
+@pytest.fixture(scope="session")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A mypy cache shared by the typing-contract tests of one run."""
+    return tmp_path_factory.mktemp("mypy-cache")

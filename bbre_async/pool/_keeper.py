@@ -37,7 +37,7 @@ from bbre_async.pool._reconcile import LOST_CREATE_WINDOW, Reconciler
 from bbre_async.pool._remote import Created, CreateFailed, RemoteWork
 from bbre_async.pool._renewal import believed_life
 from bbre_async.pool._slots import Slot, SlotBook, SlotKind
-from bbre_async.pool._timing import pause
+from bbre_async.pool._timing import move_on_after, pause
 from bbre_async.pool._waiters import WaiterQueue
 
 logger = logging.getLogger("bbre_async.pool")
@@ -323,7 +323,7 @@ class Keeper:
             self.spawn(self._release_grant, grant)
 
     async def _release_grant(self, grant: Any) -> None:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(self.config.close_timeout):
+        with anyio.CancelScope(shield=True), move_on_after(self.clock, self.config.close_timeout):
             await self.coordinator.release_slot(grant)
 
     async def grant_now(self) -> Any:

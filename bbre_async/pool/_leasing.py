@@ -7,12 +7,11 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-import anyio
-
 from bbre_async._models import Response
 from bbre_async.pool._events import EventKind
 from bbre_async.pool._holder import Holder, HolderState
 from bbre_async.pool._keeper import Keeper
+from bbre_async.pool._timing import fail_after
 
 
 class LeaseDesk:
@@ -78,7 +77,7 @@ class LeaseDesk:
         grace = keeper.config.request_grace
 
         async def bounded() -> Response:
-            with anyio.fail_after(grace):
+            with fail_after(keeper.clock, grace):
                 return await call
 
         task = asyncio.ensure_future(bounded())

@@ -43,6 +43,7 @@ from bbre_async.pool._shutdown import shut_down, snapshot
 from bbre_async.pool._signals import SignalHandlers
 from bbre_async.pool._slots import SlotKind
 from bbre_async.pool._stats import CostModel, PoolStats, ShutdownSummary, WaitSamples
+from bbre_async.pool._timing import move_on_after
 from bbre_async.pool._workloads import Workloads
 
 logger = logging.getLogger("bbre_async.pool")
@@ -163,7 +164,7 @@ class SessionPool(Workloads):
 
     async def _prewarm(self) -> None:
         keeper = self._keeper
-        with anyio.move_on_after(self.config.acquire_timeout):
+        with move_on_after(self.clock, self.config.acquire_timeout):
             while keeper.live() < self.config.min_size:
                 if keeper.governor.failures >= self.config.create_failures_to_surface:
                     break
@@ -214,9 +215,9 @@ class SessionPool(Workloads):
         """Stop background work and the coordinator (bounded); restore signal handlers."""
         self._stopped.set()
         if self._supervisor is not None:
-            with anyio.move_on_after(self.config.close_timeout):
+            with move_on_after(self.clock, self.config.close_timeout):
                 await asyncio.shield(self._supervisor)
-        with anyio.move_on_after(self.config.close_timeout):
+        with move_on_after(self.clock, self.config.close_timeout):
             try:
                 await self.coordinator.aclose()
             except (CoordinatorUnavailableError, BBREError, OSError) as error:

@@ -28,7 +28,7 @@ from bbre_async.coordination._base import (
 from bbre_async.coordination._base import EntryState as LedgerState
 from bbre_async.pool._config import PoolConfig
 from bbre_async.pool._slots import Slot
-from bbre_async.pool._timing import pause
+from bbre_async.pool._timing import fail_after, move_on_after, pause
 
 logger = logging.getLogger("bbre_async.pool")
 
@@ -76,7 +76,7 @@ class RemoteWork:
     async def ledger_call(self, coro: Coroutine[Any, Any, None]) -> None:
         """Ledger writes are crash insurance: a failing one is logged, never fatal."""
         try:
-            with anyio.fail_after(self.config.close_timeout):
+            with fail_after(self.clock, self.config.close_timeout):
                 await coro
         except (TimeoutError, OSError, CoordinatorUnavailableError) as error:
             logger.warning("ledger write failed: %s", error)
@@ -140,7 +140,7 @@ class RemoteWork:
             )
         for attempt in range(self.config.close_attempts):
             try:
-                with anyio.fail_after(self.config.close_timeout):
+                with fail_after(self.clock, self.config.close_timeout):
                     return True, await self.backend.close(session_id)
             except (BBREError, TimeoutError) as error:
                 logger.warning(
@@ -152,7 +152,7 @@ class RemoteWork:
 
     async def settle(self, slot: Slot, intent: LedgerEntry | None) -> None:
         """A confirmed close: give the coordinator its slot back and drop the ledger row."""
-        with anyio.CancelScope(shield=True), anyio.move_on_after(self.config.close_timeout):
+        with anyio.CancelScope(shield=True), move_on_after(self.clock, self.config.close_timeout):
             if slot.grant is not None:
                 try:
                     await self.coordinator.release_slot(slot.grant)

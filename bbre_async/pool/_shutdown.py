@@ -15,7 +15,7 @@ from bbre_async.pool._holder import HolderState
 from bbre_async.pool._keeper import Keeper
 from bbre_async.pool._slots import SlotKind
 from bbre_async.pool._stats import CostModel, PoolStats, ShutdownSummary, WaitSamples
-from bbre_async.pool._timing import pause
+from bbre_async.pool._timing import move_on_after, pause
 
 logger = logging.getLogger("bbre_async.pool")
 
@@ -83,7 +83,7 @@ async def shut_down(
 
 
 async def _close_everything(keeper: Keeper) -> None:
-    with anyio.move_on_after(keeper.config.close_timeout * 2):
+    with move_on_after(keeper.clock, keeper.config.close_timeout * 2):
         for holder in list(keeper.holders.values()):
             if holder.state in (HolderState.IDLE, HolderState.LEASED):
                 keeper.retire(holder, "pool closing")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from bbre_async import Response, SessionExpiredError, SessionLimitError, SessionNotFoundError
 from bbre_async.pool import ActiveSession, RemoteSession
+
+T = TypeVar("T")
 
 
 class ManualClock:
@@ -44,6 +46,21 @@ class ManualClock:
     def sleeping_until(self, deadline: float) -> bool:
         """True when someone sleeps until ``deadline`` (a wait the test is about to end)."""
         return any(abs(t - deadline) < 1e-9 for t, f in self._sleepers if not f.done())
+
+    async def autojump(self, work: Awaitable[T], *, limit: float = 3600.0) -> T:
+        """Await ``work`` while jumping the clock to the next sleeper's deadline on every loop
+        turn, as trio's autojump clock does: for waits the test need not pace itself."""
+        task = asyncio.ensure_future(work)
+        stop_at = self._now + limit
+        while not task.done():
+            await asyncio.sleep(0)
+            pending = [t for t, f in self._sleepers if not f.done()]
+            if pending and not task.done():
+                if min(pending) > stop_at:
+                    task.cancel()
+                    raise AssertionError(f"the work was still waiting after {limit}s")
+                self.advance(max(0.0, min(pending) - self._now))
+        return task.result()
 
     def advance(self, seconds: float) -> None:
         self._now += seconds

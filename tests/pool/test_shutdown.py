@@ -81,7 +81,9 @@ async def test_already_gone_counts_as_closed(make_pool: PoolFactory, backend: Fa
     assert (summary.closed, summary.already_gone, summary.failed) == (0, 1, [])
 
 
-async def test_failed_closes_are_reported(make_pool: PoolFactory, backend: FakeBackend) -> None:
+async def test_failed_closes_are_reported(
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
+) -> None:
     pool = make_pool(close_attempts=2, close_timeout=0.2)
     await pool.open()
     async with pool.acquire() as lease:
@@ -91,7 +93,7 @@ async def test_failed_closes_are_reported(make_pool: PoolFactory, backend: FakeB
         raise b.ServiceError("down", status=500)
 
     backend.close = refuse  # type: ignore[method-assign]
-    summary = await pool.aclose()
+    summary = await clock.autojump(pool.aclose())  # retries pause on the pool's clock
     assert summary.failed == [sid]
 
 

@@ -4,11 +4,12 @@ README's calls and rejects a misspelt setting, a bad literal and a bad timeout."
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.typecheck import run_mypy
 
 HERE = Path(__file__).parent / "typing_contract"
 
@@ -18,28 +19,21 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def run_mypy(name: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def check(name: str, tmp_path: Path, cache: Path) -> tuple[int, str]:
     # Kept as .txt so that the project's own mypy and ruff runs do not trip on the failing one.
     path = tmp_path / name
     path.write_text((HERE / f"{name}.txt").read_text())
-    return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_mypy(path, cache)
 
 
-def test_the_readme_calls_type_check(tmp_path: Path) -> None:
-    result = run_mypy("accepted.py", tmp_path)
-    assert result.returncode == 0, result.stdout
+def test_the_readme_calls_type_check(tmp_path: Path, mypy_cache: Path) -> None:
+    code, out = check("accepted.py", tmp_path, mypy_cache)
+    assert code == 0, out
 
 
-def test_typos_and_bad_literals_are_rejected(tmp_path: Path) -> None:
-    result = run_mypy("rejected.py", tmp_path)
-    out = result.stdout
-    assert result.returncode == 1, out
+def test_typos_and_bad_literals_are_rejected(tmp_path: Path, mypy_cache: Path) -> None:
+    code, out = check("rejected.py", tmp_path, mypy_cache)
+    assert code == 1, out
     assert 'Unexpected keyword argument "max_sise"' in out, out
     assert '"mode" to "SessionPool" has incompatible type "Literal[\'pasive\']"' in out, out
     assert '"timeout" to "acquire" of "SessionPool" has incompatible type "str"' in out, out

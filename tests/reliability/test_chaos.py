@@ -101,7 +101,9 @@ async def run_chaos(
         errors: list[BaseException] = []
         ok = 0
         tickets = iter(range(requests))
-        # Scripted lost creates at four points of the run, on top of the 1 % rate.
+        # Scripted lost creates: two in the first fill, so every run has some however fast the
+        # machine is, and more at four points of the run, on top of the 1 % rate.
+        emu.inject("lost_answer", endpoint="session/create", count=2)
         inject_at = {requests * k // 5 for k in range(1, 5)}
 
         def on_event(event: PoolEvent) -> None:
@@ -210,9 +212,8 @@ def problems_of(result: ChaosResult, log_text: str) -> list[str]:
     lives = result.seconds / (300 / TIME_SCALE)
     budget = CAP * (lives + 1) + lost_creates
     expect(stats.created <= budget, f"{stats.created} creates for {lives:.1f} lives of {CAP}")
-    # Lost creates really happened, and none was taken into the pool.
-    # Scripted lost creates wait for the next create, and a lost create holds its slot, so the
-    # last injections may meet no create before the run ends: two prove the path ran.
+    # Lost creates really happened, and none was taken into the pool. Two are scripted into the
+    # first fill; the later injections wait for the next create, which a fast run may not reach.
     expect(lost_creates >= 2, f"only {lost_creates} lost creates: the run tested too little")
     dups = sorted(sid for sid, n in Counter(result.pool_ids).items() if n > 1)
     expect(not dups, f"sessions taken into the pool twice (closed ones re-adopted?): {dups}")

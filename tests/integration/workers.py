@@ -127,24 +127,23 @@ async def share(url: str, redis_url: str, workers: int, stop_file: str) -> None:
 
 
 async def readme(url: str, count: int, ledger_path: str | None) -> None:
-    from bbre_async import BBREError
+    seen: set[str] = set()
 
+    async def fetch(session: PooledSession, target: str) -> object:
+        seen.add(session.id)
+        if len(seen) == count:
+            print("ready", flush=True)  # ``count`` sessions are active on the server
+        await asyncio.sleep(0.05)
+        return await session.get(target)
+
+    urls = (f"https://target.test/{n}" for n in range(100_000))
     async with BBREClient(api_key="test-key", base_url=url) as client:
         async with SessionPool(
             client, max_size=10, mode="passive", ledger_path=ledger_path
         ) as pool:
-
-            async def fetch(n: int) -> object:
-                async with pool.acquire(timeout=30) as session:
-                    if n == count - 1:
-                        print("ready", flush=True)
-                    await asyncio.sleep(0.05)
-                    return await session.get(f"https://target.test/{n}")
-
-            try:
-                await asyncio.gather(*(fetch(n) for n in range(100_000)))
-            except BBREError:
-                pass
+            async for outcome in pool.map(fetch, urls):
+                if not outcome.ok:
+                    print(outcome.item, "failed:", outcome.error, file=sys.stderr)
 
 
 async def loop(url: str, workers: int, ledger_path: str | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
@@ -46,8 +47,9 @@ from bbre_async.pool import SessionPool
 from bbre_async.pool._config import PoolConfig
 from tests.wire import decode, raw
 
+# Fixed examples (derandomized), so a run is repeatable; BBRE_FUZZ_EXAMPLES=500 digs deeper.
 FUZZ = settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("BBRE_FUZZ_EXAMPLES", "25")),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

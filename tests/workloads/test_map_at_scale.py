@@ -61,7 +61,7 @@ async def close_sessions_behind_the_pools_back(
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize(
-    "items", [5_000, pytest.param(20_000, marks=pytest.mark.soak, id="20000")], ids=str
+    "items", [2_000, pytest.param(20_000, marks=pytest.mark.soak, id="20000")], ids=str
 )
 async def test_every_item_gets_one_outcome_and_metrics_match_the_server(items: int) -> None:
     faults = ["--fault", "500=0.02", "--fault", "drop=0.01", "--fault-endpoint", "session/request"]

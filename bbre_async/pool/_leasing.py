@@ -11,7 +11,7 @@ from bbre_async._models import Response
 from bbre_async.pool._events import EventKind
 from bbre_async.pool._holder import Holder, HolderState
 from bbre_async.pool._keeper import Keeper
-from bbre_async.pool._timing import fail_after
+from bbre_async.pool._timing import within
 
 
 class LeaseDesk:
@@ -74,22 +74,19 @@ class LeaseDesk:
         """Run a lease's request in a task that outlives a cancelled caller, bounded by
         ``request_grace``; the session stays out of service until it ends."""
         keeper = self.keeper
-        grace = keeper.config.request_grace
 
         async def bounded() -> Response:
-            with fail_after(keeper.clock, grace):
-                return await call
+            try:
+                return await within(keeper.clock, keeper.config.request_grace, call)
+            except TimeoutError:
+                holder.retire_reason = holder.retire_reason or "request outlived its grace"
+                raise
+            finally:
+                if holder.in_flight is task:
+                    holder.in_flight = None
 
         task = asyncio.ensure_future(bounded())
         holder.in_flight = task
-
-        def done(finished: asyncio.Future[Response]) -> None:
-            if holder.in_flight is finished:
-                holder.in_flight = None
-            if not finished.cancelled() and isinstance(finished.exception(), TimeoutError):
-                holder.retire_reason = holder.retire_reason or "request outlived its grace"
-
-        task.add_done_callback(done)
         return task
 
     def note_request(self, holder: Holder, *, ok: bool, gone: bool = False) -> None:

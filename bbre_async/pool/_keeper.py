@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import random
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -80,6 +81,9 @@ class Keeper:
         self.open = False
         self.tg: anyio.abc.TaskGroup | None = None
         self.wakeup = asyncio.Event()
+        # When maintenance next looks at the idle sessions on its own (it sets this as it
+        # sleeps): a session going idle pokes it only if it needs attention sooner.
+        self.maintenance_due = -math.inf
         self.settled = asyncio.Event()
         self.no_leases = asyncio.Event()
         self.last_error: BBREError | None = None
@@ -172,8 +176,17 @@ class Keeper:
         holder.move(HolderState.IDLE)
         holder.idle_since = self.clock.now()
         self.idle.append(holder)
-        self.poke()
+        if self._attention_at(holder) < self.maintenance_due:
+            self.poke()
         self.dispatch()
+
+    def _attention_at(self, holder: Holder) -> float:
+        """When maintenance must look at this idle session: renewal, or its idle timeout."""
+        due = holder.renew_at()
+        idle_timeout = self.config.idle_timeout
+        if idle_timeout is not None:
+            due = min(due, holder.idle_since + idle_timeout)
+        return due
 
     # ------------------------------------------------------------------ growth
 

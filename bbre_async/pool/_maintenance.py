@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from bbre_async._errors import BBREError
 from bbre_async.pool._events import EventKind
@@ -59,7 +60,9 @@ class Maintainer:
                     next_reconcile = now + (config.reconcile_interval or 60.0)
                     keeper.spawn(keeper.reconciler.periodic)
                 wake = min(wake, next_reconcile)
+            keeper.maintenance_due = wake
             await self._sleep_until(wake)
+            keeper.maintenance_due = -math.inf
 
     def _tend_idle(self, now: float) -> float:
         keeper = self.keeper

@@ -9,15 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.request
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.waiting import eventually
+from tests.workloads.emulator_process import emulator_process
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
@@ -94,42 +91,10 @@ def test_demo_runs_on_uvloop() -> None:
     assert result["ok"] == 200 and result["active_after_close"] == 0
 
 
-@asynccontextmanager
-async def emulator_process() -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bbre_async",
-        "emulator",
-        "--port",
-        "0",
-        "--latency",
-        "0.01",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert process.stdout is not None
-    try:
-        async with asyncio.timeout(60):
-            url = (await process.stdout.readline()).decode().strip()
-        assert url.startswith("http://127.0.0.1:"), url
-        yield url, process
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
-
-
-def _state(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{url}/_emulator/state", timeout=10) as answer:  # noqa: S310
-        accounts: dict[str, Any] = json.load(answer)["accounts"]
-    account: dict[str, Any] = accounts["account1"]
-    return account
-
-
 async def test_ctrl_c_stops_the_demo_with_130_and_closes_every_session(tmp_path: Path) -> None:
     """Against a separate emulator, so the server that judges outlives the demo."""
-    async with emulator_process() as (url, _emulator):
+    async with emulator_process("--latency", "0.01") as emulator:
+        url = emulator.base_url
         demo = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -150,7 +115,7 @@ async def test_ctrl_c_stops_the_demo_with_130_and_closes_every_session(tmp_path:
         try:
 
             async def crawling() -> bool:
-                state = await asyncio.to_thread(_state, url)
+                state = await asyncio.to_thread(emulator.state)
                 return bool(state["requests_total"] >= 50)
 
             await eventually(crawling, timeout=60, interval=0.05, what="the crawl running")
@@ -161,7 +126,7 @@ async def test_ctrl_c_stops_the_demo_with_130_and_closes_every_session(tmp_path:
             if demo.returncode is None:
                 demo.kill()
                 await demo.wait()
-        state = await asyncio.to_thread(_state, url)
+        state = await asyncio.to_thread(emulator.state)
         assert demo.returncode == 130, err.decode()[-2000:]
         assert "Aborted!" not in err.decode() and "Traceback" not in err.decode()
         assert "every session was closed" in err.decode()

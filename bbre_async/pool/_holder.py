@@ -121,6 +121,14 @@ class Holder:
         """When this session, idle, should be replaced (staggered by ``renew_offset``)."""
         return self.expires_at - self.margin - self.renew_offset
 
+    def attention_at(self, idle_timeout: float | None) -> float:
+        """When maintenance must look at this session, idle: to renew it, or to close it for
+        idling too long."""
+        due = self.renew_at()
+        if idle_timeout is not None:
+            due = min(due, self.idle_since + idle_timeout)
+        return due
+
     def extended(self, added: float, server_expires_at: float | None) -> None:
         """The server moved the expiry on by ``added`` seconds (by its own clock)."""
         self.expires_at += added

@@ -176,17 +176,9 @@ class Keeper:
         holder.move(HolderState.IDLE)
         holder.idle_since = self.clock.now()
         self.idle.append(holder)
-        if self._attention_at(holder) < self.maintenance_due:
+        if holder.attention_at(self.config.idle_timeout) < self.maintenance_due:
             self.poke()
         self.dispatch()
-
-    def _attention_at(self, holder: Holder) -> float:
-        """When maintenance must look at this idle session: renewal, or its idle timeout."""
-        due = holder.renew_at()
-        idle_timeout = self.config.idle_timeout
-        if idle_timeout is not None:
-            due = min(due, holder.idle_since + idle_timeout)
-        return due
 
     # ------------------------------------------------------------------ growth
 

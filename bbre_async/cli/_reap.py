@@ -8,6 +8,8 @@ nothing closed) instead of being held back by the loop's own interrupt handling.
 
 from __future__ import annotations
 
+import os
+import select
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,11 +124,26 @@ def _ask(question: str) -> bool:
     KeyboardInterrupt (click's own prompt would turn it into a generic abort)."""
     click.echo(f"{question} [y/N]: ", nl=False)
     try:
+        _wait_for_a_line()
         answer = input()
     except EOFError:
         click.echo()
         return False
     return answer.strip().lower() in {"y", "yes"}
+
+
+def _wait_for_a_line() -> None:
+    """Wait for the answer waking every 0.1 s: Ctrl-C's SIGINT may land on a worker thread
+    the event loop left behind, which does not interrupt a read blocked in the main thread,
+    but the main thread notices the signal at its next wake-up."""
+    if os.name != "posix":
+        return
+    try:
+        fd = sys.stdin.fileno()
+    except (OSError, ValueError):
+        return
+    while not select.select([fd], [], [], 0.1)[0]:
+        pass
 
 
 async def _ledger(ledger_path: Path | None, base_url: str, key_fingerprint: str) -> SqliteLedger:

@@ -19,10 +19,13 @@ from collections.abc import Mapping
 
 from tests.cli.conftest import ROOT
 
-#: Makes the terminal the controlling one of the new session, then becomes the command.
+#: Makes the terminal the controlling one of the new session, then becomes the command, with
+#: SIGINT at its default as a shell leaves it (a test runner's worker may ignore it, and an
+#: ignored signal stays ignored across exec).
 _TAKE_TERMINAL = (
-    "import fcntl, os, sys, termios\n"
+    "import fcntl, os, signal, sys, termios\n"
     "fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n"
+    "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
     "os.execv(sys.executable, [sys.executable, '-m', 'bbre_async', *sys.argv[1:]])\n"
 )
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")

@@ -68,7 +68,7 @@ async def _floor(duration: float) -> Load:
 
 
 def run(quick: bool) -> list[Result]:
-    duration, reps = (1.5, 1) if quick else (8.0, 3)
+    duration, reps = (1.0, 1) if quick else (8.0, 3)
     rates: dict[str, list[float]] = {"bbre": [], "orchestrator": [], "floor": []}
     stats: dict[str, list[dict[str, Any]]] = {"bbre": [], "orchestrator": []}
     with EmulatorProcess(cpu=0, time_scale=TIME_SCALE) as emu, pinned_to_other_cores(0):

@@ -108,7 +108,7 @@ def _per_thousand(state: dict[str, Any]) -> tuple[float, float]:
 
 
 def run(quick: bool) -> list[Result]:
-    duration, reps = (1.0, 1) if quick else (6.0, 2)
+    duration, reps = (0.4, 1) if quick else (6.0, 2)
     with EmulatorProcess(cpu=0) as emu, pinned_to_other_cores(0):
         runs = {profile: _measure(emu, profile, duration, reps) for profile in PROFILES}
     out: list[Result] = []

@@ -115,7 +115,7 @@ async def measure(base_url: str, items: int, reps: int) -> dict[str, list[Run]]:
 
 
 def run(quick: bool) -> list[Result]:
-    items, reps = (200, 4) if quick else (1000, 6)
+    items, reps = (100, 2) if quick else (1000, 6)
     out: list[Result] = []
     with EmulatorProcess(cpu=0) as emu, pinned_to_other_cores(0):
         for profile, latency in PROFILES.items():

@@ -93,14 +93,14 @@ def run(quick: bool) -> list[Result]:
             skipped(NAME, "aggregate utilization, 3 processes on one Redis cap", why),
             skipped(NAME, "RedisCoordinator acquire+release p50, ms", why),
         ]
-    duration, reps = (2.0, 1) if quick else (10.0, 2)
+    duration, reps = (1.0, 1) if quick else (10.0, 2)
     latency = {"session/request": REQUEST_TIME}
     with (
         RedisServer(binary) as redis,
         EmulatorProcess(cpu=0, time_scale=100.0, latency=latency) as emu,
     ):
         rounds = [_round(emu, redis.url, duration) for _ in range(reps)]
-        samples = asyncio.run(_coordinator_cost(redis.url, 500 if quick else 3000))
+        samples = asyncio.run(_coordinator_cost(redis.url, 200 if quick else 3000))
     rate = median([r["rate"] for r in rounds])
     peak = max(r["peak"] for r in rounds)
     rejections = sum(r["cap_rejections"] for r in rounds)

@@ -58,7 +58,7 @@ async def _raw_ceiling(base_url: str) -> Load:
 
 
 def run(quick: bool) -> list[Result]:
-    duration, reps = (1.5, 1) if quick else (12.0, 3)
+    duration, reps = (1.0, 1) if quick else (12.0, 3)
     pool_runs: list[tuple[Load, dict[str, float]]] = []
     server: dict[str, int] = {"peak": 0, "cap_rejections": 0, "on_expired": 0, "on_closed": 0}
     latency = {"session/request": REQUEST_TIME}

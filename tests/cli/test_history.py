@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bbre_async._errors import APIConnectionError
+from bbre_async import APIConnectionError
 from bbre_async._resources.account import AccountResource
 from bbre_async.cli._common import usd
 from tests.cli.conftest import (

@@ -16,8 +16,7 @@ import attrs
 from bbre_async import BBREClient, SessionPool
 from bbre_async.coordination import EntryState, LedgerEntry, MemoryLedger, OwnerInfo, SqliteLedger
 from bbre_async.emulator import AccountSpec, EmulatorSettings, running_emulator
-from bbre_async.pool import execute_reap, plan_reap
-from bbre_async.pool._backend import ActiveSession, RemoteSession
+from bbre_async.pool import ActiveSession, RemoteSession, execute_reap, plan_reap
 from bbre_async.pool._reaper import MAX_SESSION_LIFE, estimate_clock_offset
 from tests.integration.conftest import start_worker
 from tests.waiting import eventually

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bbre_async._errors import CoordinationError
+from bbre_async import CoordinationError
 from bbre_async.coordination import LedgerFileError
 from bbre_async.coordination._base import EntryState, LedgerEntry, LedgerStore, OwnerInfo
 from bbre_async.coordination._memory_ledger import MemoryLedger

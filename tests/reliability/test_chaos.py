@@ -22,8 +22,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from bbre_async import BBREClient, BBREError
-from bbre_async._retry import RetryPolicy
+from bbre_async import BBREClient, BBREError, RetryPolicy
 from bbre_async.emulator import (
     AccountSpec,
     AccountState,
@@ -32,8 +31,7 @@ from bbre_async.emulator import (
     Latency,
     running_emulator,
 )
-from bbre_async.pool import PoolStats, SessionPool
-from bbre_async.pool._events import EventKind, PoolEvent
+from bbre_async.pool import EventKind, PoolEvent, PoolStats, SessionPool
 
 from .conftest import (
     SECRET_KEY,

@@ -43,8 +43,7 @@ from bbre_async.orchestrator._models import (
     OrchSession,
     SystemStatus,
 )
-from bbre_async.pool import SessionPool
-from bbre_async.pool._config import PoolConfig
+from bbre_async.pool import PoolConfig, SessionPool
 from tests.wire import decode, raw
 
 # Fixed examples (derandomized), so a run is repeatable; BBRE_FUZZ_EXAMPLES=500 digs deeper.

@@ -26,8 +26,7 @@ from typing import Any
 
 import pytest
 
-from bbre_async import BBREClient, BBREError
-from bbre_async._retry import RetryPolicy
+from bbre_async import BBREClient, BBREError, RetryPolicy
 from bbre_async.pool import SessionPool
 
 from .conftest import SECRET_KEY, fd_count, rss_kib, task_count

@@ -13,8 +13,16 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from bbre_async import APIConnectionError, BBREClient, PooledSession, ServiceError, SessionPool
-from bbre_async._transport import MockTransport, TransportRequest, TransportResponse
+from bbre_async import (
+    APIConnectionError,
+    BBREClient,
+    MockTransport,
+    PooledSession,
+    ServiceError,
+    SessionPool,
+    TransportRequest,
+    TransportResponse,
+)
 from bbre_async.emulator import Emulator, running_emulator
 from bbre_async.orchestrator import OrchestratorClient
 from bbre_async.telemetry import TracingTransport

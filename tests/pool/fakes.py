@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from bbre_async import Response, SessionExpiredError, SessionLimitError, SessionNotFoundError
-from bbre_async.pool import ActiveSession, RemoteSession
+from bbre_async.pool import ActiveSession, RemoteSession, SessionPool
 
 T = TypeVar("T")
 
@@ -20,17 +21,23 @@ class ManualClock:
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = start
         self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+        self._tests_own: set[asyncio.Future[None]] = set()
 
     def now(self) -> float:
         return self._now
 
-    async def sleep(self, seconds: float) -> None:
+    async def sleep(self, seconds: float, *, by_test: bool = False) -> None:
+        """Sleep until the clock has moved ``seconds`` on; ``by_test`` marks a wait of the
+        test's own tasks (simulated users), which :meth:`next_pool_wake` leaves out."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sleepers.append((self._now + max(0.0, seconds), future))
+        if by_test:
+            self._tests_own.add(future)
         try:
             await future
         finally:
             self._sleepers = [(t, f) for t, f in self._sleepers if f is not future]
+            self._tests_own.discard(future)
 
     def sleepers(self) -> int:
         """How many waits are pending on this clock."""
@@ -43,9 +50,16 @@ class ManualClock:
         self.advance(seconds)
         await until(lambda: self.sleepers() >= before)
 
+    def next_pool_wake(self) -> float:
+        """The earliest moment one of the pool's pending waits ends (infinity when none
+        does): what its soonest sleeper planned for. The test's own waits are left out."""
+        pending = (t for t, f in self._sleepers if not f.done() and f not in self._tests_own)
+        return min(pending, default=math.inf)
+
     def sleeping_until(self, deadline: float) -> bool:
-        """True when someone sleeps until ``deadline`` (a wait the test is about to end)."""
-        return any(abs(t - deadline) < 1e-9 for t, f in self._sleepers if not f.done())
+        """True when someone sleeps until ``deadline`` (a wait the test is about to end), to
+        the microsecond: sums of seconds at epoch magnitudes round in the last bits."""
+        return any(abs(t - deadline) < 1e-6 for t, f in self._sleepers if not f.done())
 
     async def autojump(self, work: Awaitable[T], *, limit: float = 3600.0) -> T:
         """Await ``work`` while jumping the clock to the next sleeper's deadline on every loop
@@ -69,12 +83,6 @@ class ManualClock:
                 future.set_result(None)
 
 
-async def settle(rounds: int = 60) -> None:
-    """Let every ready task run (no wall-clock waiting)."""
-    for _ in range(rounds):
-        await asyncio.sleep(0)
-
-
 async def until(condition: Callable[[], bool], rounds: int = 2000) -> None:
     """Yield to the loop until ``condition`` holds; fail loudly if it never does."""
     for _ in range(rounds):
@@ -82,6 +90,45 @@ async def until(condition: Callable[[], bool], rounds: int = 2000) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError("condition never became true")
+
+
+def busy(pool: SessionPool) -> int:
+    """Sessions the pool is working on (being created, renewed, placed or closed): what is
+    neither idle, leased, nor parked on purpose (a lost create, a failed close)."""
+    s = pool.stats()
+    return s.size - s.idle - s.leased - s.unresolved - s.held_until_expiry
+
+
+async def caught_up(pool: SessionPool, clock: ManualClock) -> None:
+    """After a clock jump, wait until the pool has caught up with it, so that the next jump
+    cannot land in the middle of the work this one started: nothing is in flight, and the
+    pool sleeps on the clock again with a wake-up due within a heartbeat (maintenance, which
+    the jump woke, never sleeps longer than that)."""
+    horizon = pool.config.heartbeat_interval
+    await until(lambda: busy(pool) == 0 and clock.next_pool_wake() <= clock.now() + horizon)
+
+
+def call_after_turns(turns: int, callback: Callable[[], object]) -> Callable[[], None]:
+    """Call ``callback`` where a task that yielded ``turns`` times would be (at once for 0);
+    returns a canceller. For a test that picks a scheduling point to strike at (a
+    cancellation), never for a wait."""
+    if turns <= 0:
+        callback()
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    left = turns
+    handle: asyncio.Handle
+
+    def tick() -> None:
+        nonlocal left, handle
+        left -= 1
+        if left <= 0:
+            callback()
+        else:
+            handle = loop.call_soon(tick)
+
+    handle = loop.call_soon(tick)
+    return lambda: handle.cancel()
 
 
 class FakeHandle:

@@ -9,6 +9,7 @@ strategy, on the manual clock, and waits on conditions, never on wall time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections import deque
 
@@ -18,7 +19,7 @@ from bbre_async import SessionExpiredError, SessionNotFoundError
 from bbre_async.pool import SessionPool
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, ManualClock, settle, until
+from .fakes import FakeBackend, ManualClock, call_after_turns, caught_up, until
 from .test_cancellation import check_invariants, scenario
 
 STRATEGIES = ("replace", "extend")
@@ -64,11 +65,13 @@ def backend(strategy: str, clock: ManualClock) -> FakeBackend:
     return ExtendingBackend(clock) if strategy == "extend" else FakeBackend(clock)
 
 
-async def drive(clock: ManualClock, seconds: float, step: float, rounds: int = 10) -> None:
-    """Move the clock ``seconds`` forward in ``step``s, letting every task run in between."""
-    for _ in range(round(seconds / step)):
-        clock.advance(step)
-        await settle(rounds)
+def _strike(
+    victim: asyncio.Task[None], clock: ManualClock, jump: float, struck: asyncio.Event
+) -> None:
+    """Cancel ``victim`` and jump the clock at once: a cancellation that lands mid-renewal."""
+    victim.cancel()
+    clock.advance(jump)
+    struck.set()
 
 
 async def test_the_cap_holds_under_many_tasks_across_lives(
@@ -77,6 +80,7 @@ async def test_the_cap_holds_under_many_tasks_across_lives(
     async with make_pool(max_size=10, acquire_timeout=60, idle_timeout=None) as pool:
         leased_peak = 0
         failures: list[BaseException] = []
+        pauses = [0.0] * 200  # when each worker's pause ends; 0 while it works
 
         async def work(n: int) -> None:
             nonlocal leased_peak
@@ -87,12 +91,20 @@ async def test_the_cap_holds_under_many_tasks_across_lives(
                         await lease.get(f"https://t.test/{n}/{i}")
                     except Exception as error:
                         failures.append(error)
-                await clock.sleep(60)  # six turns: longer than one 300 s life
+                pauses[n] = clock.now() + 60
+                await clock.sleep(60, by_test=True)  # six turns: longer than one 300 s life
+                pauses[n] = 0.0
+
+        def all_pausing() -> bool:
+            """Every worker still running sleeps out a pause: the leases it woke for are done."""
+            now = clock.now()
+            return all(task.done() or pauses[n] > now for n, task in enumerate(tasks))
 
         tasks = [asyncio.create_task(work(n)) for n in range(200)]
         while not all(task.done() for task in tasks):
             clock.advance(5)
-            await settle(20)
+            await until(all_pausing)
+            await caught_up(pool, clock)  # maintenance renews idle sessions between the rounds
             check_invariants(pool, backend)
             assert backend.peak_active <= 10
         await asyncio.gather(*tasks)
@@ -110,20 +122,30 @@ async def test_waiters_are_served_in_order_across_renewals(
     async with make_pool(max_size=1, acquire_timeout=1000, idle_timeout=None) as pool:
         holder = await pool.acquire()
         order: list[int] = []
+        holds: list[float] = []  # when each lease holder's hold ends
 
         async def wait(n: int) -> None:
             async with pool.acquire() as lease:
                 order.append(n)
                 await lease.get(f"https://t.test/{n}")
-                await clock.sleep(20)  # 20 turns x 20 s: longer than one 300 s life
+                holds.append(clock.now() + 20)
+                await clock.sleep(20, by_test=True)  # 20 turns x 20 s: longer than one life
+
+        def holding() -> bool:
+            """The latest lease holder sleeps out its hold, or every waiter was served."""
+            done = all(task.done() for task in tasks)
+            return done or (bool(holds) and clock.sleeping_until(holds[-1]))
 
         tasks = []
         for n in range(20):
             tasks.append(asyncio.create_task(wait(n)))
-            await settle(3)
+            await until(lambda: pool.stats().waiters == len(tasks))  # queued in this order
         await holder.release()
+        await until(holding)
         while not all(task.done() for task in tasks):
-            await drive(clock, 5, 5)
+            clock.advance(5)
+            await until(holding)
+            await caught_up(pool, clock)
         await asyncio.gather(*tasks)
         assert order == list(range(20))
         assert pool.stats().renewed >= 1
@@ -137,6 +159,7 @@ async def test_long_run_renews_without_a_failed_request(
     async with make_pool(max_size=size, renew_margin=30, idle_timeout=None) as pool:
         failures = 0
         stop = asyncio.Event()
+        rounds = [0] * (3 * size)  # leases each worker has finished
 
         async def worker(n: int) -> None:
             nonlocal failures
@@ -146,10 +169,18 @@ async def test_long_run_renews_without_a_failed_request(
                         await lease.get(f"https://t.test/{n}")
                     except Exception:
                         failures += 1
+                rounds[n] += 1
                 await asyncio.sleep(0)
 
+        def went_round(since: list[int]) -> bool:
+            """Every worker finished a lease since ``since``: none holds one across two jumps."""
+            return all(now > then for now, then in zip(rounds, since, strict=True))
+
         tasks = [asyncio.create_task(worker(n)) for n in range(3 * size)]
-        await drive(clock, 3000, 10)  # ten session lives
+        for _ in range(300):  # 300 x 10 s: ten session lives
+            since = list(rounds)
+            clock.advance(10)
+            await until(functools.partial(went_round, since))
         stop.set()
         await asyncio.gather(*tasks)
         stats = pool.stats()
@@ -196,11 +227,12 @@ async def test_cancellation_at_random_points_leaks_nothing(
             runners = [
                 asyncio.create_task(scenario(pool, 1000 * n + k)) for k in range(rng.randint(1, 6))
             ]
-            await settle(rng.randint(0, 12))
+            turns = rng.randint(0, 12)  # the scheduling point to strike at
             victim = rng.choice(runners)
-            victim.cancel()
-            clock.advance(rng.choice((0, 0, 7, 45)))  # some rounds land mid-renewal
-            await settle(40)
+            jump = rng.choice((0, 0, 7, 45))  # some rounds land mid-renewal
+            struck = asyncio.Event()
+            call_after_turns(turns, functools.partial(_strike, victim, clock, jump, struck))
+            await struck.wait()
             results = await asyncio.gather(*runners, return_exceptions=True)
             for result in results:
                 # A lease held while the clock jumps past its session's expiry is refused
@@ -208,8 +240,9 @@ async def test_cancellation_at_random_points_leaks_nothing(
                 allowed = (asyncio.CancelledError, SessionExpiredError)
                 assert result is None or isinstance(result, allowed), result
             check_invariants(pool, backend)
-        await settle()
-        assert pool.stats().leased == 0
+            await caught_up(pool, clock)
+            check_invariants(pool, backend)
+        await until(lambda: pool.stats().leased == 0)
         async with pool.acquire() as lease:  # still fully usable
             await lease.get("https://t.test/after")
         assert pool.stats().renewed >= 1
@@ -240,7 +273,7 @@ async def test_shutdown_during_a_renewal_leaves_nothing_active(
     clock.advance(275)  # the idle ones are due: their renewals block on the gate
     await until(lambda: pool.stats().idle == 0)
     closing = asyncio.create_task(pool.aclose(timeout=0))
-    await settle()
+    await until(lambda: pool.stats().leased == 0)  # the held lease cut off: only renewals left
     gate.set()
     summary = await closing
     assert summary.failed == []

@@ -9,7 +9,7 @@ import pytest
 from bbre_async.pool import SessionPool
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, settle, until
+from .fakes import FakeBackend, busy, call_after_turns, until
 
 
 def check_invariants(pool: SessionPool, backend: FakeBackend) -> None:
@@ -36,8 +36,10 @@ async def scenario(pool: SessionPool, n: int) -> None:
 async def test_cancel_at_every_point(
     make_pool: PoolFactory, backend: FakeBackend, how: str
 ) -> None:
+    loop = asyncio.get_running_loop()
     async with make_pool(max_size=2) as pool:
         blocker = await pool.acquire()  # keeps the pool busy so waits happen too
+        finished: list[int] = []  # the points the scenario ran to its end before
         for point in range(40):
             if point % 7 == 3:
                 await blocker.release()
@@ -46,61 +48,34 @@ async def test_cancel_at_every_point(
             async def run(point: int = point) -> None:
                 if how == "timeout":
                     async with asyncio.timeout(None) as scope:
-                        loop = asyncio.get_running_loop()
-                        asyncio.get_running_loop().call_soon(lambda: None)
-                        handle = _expire_after(loop, scope, point)
+                        expire = call_after_turns(point + 1, lambda: scope.reschedule(loop.time()))
                         try:
                             await scenario(pool, point)
                         finally:
-                            handle.cancel()
+                            expire()
                 else:
                     await scenario(pool, point)
 
             task = asyncio.create_task(run())
-            await settle(point)
-            task.cancel()
+            stop = call_after_turns(point, task.cancel)  # the scheduling point to strike at
             try:
                 await task
+                finished.append(point)
             except (asyncio.CancelledError, TimeoutError):
                 pass
-            await settle()
+            finally:
+                stop()
+            # the run's lease came back (its request may finish first), nothing is in flight
+            await until(lambda: pool.stats().leased == 1 and busy(pool) == 0)
             check_invariants(pool, backend)
+        # The sweep went past the scenario's end, so every point in it was struck.
+        assert finished and finished[-1] == 39
         await blocker.release()
-        await settle()
-        assert pool.stats().leased == 0
+        await until(lambda: pool.stats().leased == 0)
         async with pool.acquire() as lease:  # still fully usable
             await lease.get("https://t.test/after")
     assert backend.active == {}
     assert backend.overlaps == 0
-
-
-def _expire_after(
-    loop: asyncio.AbstractEventLoop, scope: asyncio.Timeout, rounds: int
-) -> asyncio.Handle:
-    """Make ``scope`` expire after ``rounds`` loop iterations."""
-    state = {"left": rounds}
-
-    def tick() -> None:
-        if state["left"] <= 0:
-            scope.reschedule(loop.time())
-            return
-        state["left"] -= 1
-        holder[0] = loop.call_soon(tick)
-
-    holder = [loop.call_soon(tick)]
-
-    class _Cancel(asyncio.Handle):
-        pass
-
-    return _HandleProxy(holder)  # type: ignore[return-value]
-
-
-class _HandleProxy:
-    def __init__(self, holder: list[asyncio.Handle]) -> None:
-        self._holder = holder
-
-    def cancel(self) -> None:
-        self._holder[0].cancel()
 
 
 async def test_cancel_while_a_create_is_in_flight(
@@ -109,12 +84,12 @@ async def test_cancel_while_a_create_is_in_flight(
     backend.create_gate = asyncio.Event()
     async with make_pool(max_size=2) as pool:
         task = asyncio.ensure_future(pool.acquire(timeout=30))
-        await settle()
+        await until(lambda: backend.creates_started == 1)  # held at the gate
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         backend.create_gate.set()
-        await settle()
+        await until(lambda: busy(pool) == 0)  # the create finished, its session placed
         check_invariants(pool, backend)
         assert pool.stats().idle == 1  # the session made for the cancelled caller is kept
     assert backend.active == {}
@@ -125,7 +100,7 @@ async def test_cancel_in_the_instant_a_session_is_handed_over(make_pool: PoolFac
         held = await pool.acquire()
         waiter = asyncio.ensure_future(pool.acquire(timeout=30))
         second = asyncio.ensure_future(pool.acquire(timeout=30))
-        await settle()
+        await until(lambda: pool.stats().waiters == 2)  # queued in this order
         await held.release()  # hands the session to ``waiter``'s future...
         waiter.cancel()  # ...which is cancelled before it runs
         with pytest.raises(asyncio.CancelledError):
@@ -149,7 +124,7 @@ async def test_a_cancelled_request_finishes_and_returns_its_session(
             await request
         await lease.release()
         nxt = asyncio.ensure_future(pool.acquire())
-        await settle()
+        await until(lambda: nxt.done() or pool.stats().waiters == 1)
         assert not nxt.done()  # not handed on while its request still runs remotely
         backend.request_gate.set()
         fresh = await nxt

@@ -7,7 +7,7 @@ import pytest
 import bbre_async as b
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, ManualClock, settle, until
+from .fakes import FakeBackend, ManualClock, caught_up, until
 
 
 async def test_transient_create_failures_back_off_then_succeed(
@@ -18,8 +18,10 @@ async def test_transient_create_failures_back_off_then_succeed(
         task = asyncio.create_task(pool.acquire(timeout=30).__aenter__())
         await until(lambda: pool.stats().failed_creates == 1)
         attempts = backend.creates_started
-        await settle()
+        # The retry waits on the clock for the jittered backoff, at most create_backoff away.
+        await until(lambda: clock.next_pool_wake() <= clock.now() + 1.0)
         assert backend.creates_started == attempts  # no retry before the backoff passes
+        assert pool.stats().creating == 0
         clock.advance(1.0)
         await until(lambda: pool.stats().failed_creates == 2)
         clock.advance(2.0)
@@ -59,15 +61,16 @@ async def test_session_limit_shrinks_capacity_and_probes_back(
         waiters = [asyncio.ensure_future(pool.acquire(timeout=1000)) for _ in range(5)]
         await until(lambda: pool.stats().capacity == 3)
         attempts = backend.creates_started
-        for _ in range(5):
-            await settle()
+        # Maintenance counted the 7 foreign sessions, and sleeps until it counts again.
+        await until(lambda: pool.stats().foreign == 7 and clock.sleeping_until(clock.now() + 5))
         assert backend.creates_started == attempts  # no retry storm while at the cap
+        assert pool.stats().creating == 0
         assert backend.peak_active == 10
         for sid in foreign[:4]:
             del backend.active[sid]
         for _ in range(20):
             clock.advance(10)
-            await settle(20)
+            await caught_up(pool, clock)
         done = [w for w in waiters if w.done()]
         assert len(done) == 4  # capacity probed back up to the 7 the account allows now
         assert backend.peak_active <= 10
@@ -91,7 +94,7 @@ async def test_a_lost_create_is_never_adopted_and_holds_its_slot_until_expiry(
         assert "s1" not in backend.closes()  # nor closed: it cannot be proven ours
         for _ in range(40):  # past the longest life s1 can have
             clock.advance(10)
-            await settle(10)
+            await caught_up(pool, clock)
         await until(lambda: pool.stats().unresolved == 0)
         assert backend.peak_active <= 2
     assert backend.creates() == ["s1", "s2", *backend.creates()[2:]]

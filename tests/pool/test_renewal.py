@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import pytest
 
@@ -8,7 +9,7 @@ from bbre_async import SessionExpiredError
 from bbre_async.pool import EventKind, PoolEvent
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, ManualClock, settle, until
+from .fakes import FakeBackend, ManualClock, caught_up, until
 
 
 async def test_an_idle_session_is_replaced_before_it_expires(
@@ -63,9 +64,10 @@ async def test_renewals_are_staggered(
             lambda e: renewed_at.append(clock.now()) if e.kind is EventKind.RENEWED else None
         )
         clock.advance(250)
+        await caught_up(pool, clock)
         for _ in range(40):
             clock.advance(1)
-            await settle()
+            await caught_up(pool, clock)  # this second's renewals are done
         assert len(renewed_at) == 10
         assert len(set(renewed_at)) >= 5  # not all in the same second
 
@@ -78,10 +80,13 @@ async def test_renewal_is_single_flight(
             pass
         backend.create_gate = asyncio.Event()
         clock.advance(280)
-        await settle()
-        clock.advance(1)
-        await settle()
+        await until(lambda: backend.creates_started == 2)  # the renewal, held at the gate
+        # Maintenance wakes again (it never sleeps past a heartbeat) while the renewal is in
+        # flight. A second renewal would have reserved its slot before maintenance is back
+        # asleep: tasks start in the order they were spawned.
+        await clock.advance_to_rest(pool.config.heartbeat_interval)
         assert backend.creates_started == 2  # one renewal in flight, not one per wake-up
+        assert pool.stats().creating == 1
         backend.create_gate.set()
         await until(lambda: pool.stats().renewed == 1)
 
@@ -92,6 +97,7 @@ async def test_zero_failed_requests_across_generations(
     async with make_pool(max_size=4, renew_margin=30, idle_timeout=None) as pool:
         failures = 0
         stop = asyncio.Event()
+        rounds = [0] * 12  # leases each worker has finished
 
         async def worker(n: int) -> None:
             nonlocal failures
@@ -101,12 +107,18 @@ async def test_zero_failed_requests_across_generations(
                         await lease.get(f"https://t.test/{n}")
                     except Exception:
                         failures += 1
+                rounds[n] += 1
                 await asyncio.sleep(0)
+
+        def went_round(since: list[int]) -> bool:
+            """Every worker finished a lease since ``since``: none holds one across two jumps."""
+            return all(now > then for now, then in zip(rounds, since, strict=True))
 
         tasks = [asyncio.create_task(worker(n)) for n in range(12)]
         for _ in range(100):  # 100 x 10 s = 1,000 s: more than three session lives
+            since = list(rounds)
             clock.advance(10)
-            await settle(10)
+            await until(functools.partial(went_round, since))
         stop.set()
         await asyncio.gather(*tasks)
         assert failures == 0
@@ -145,11 +157,16 @@ async def test_margins_adapt_to_a_short_grant(make_pool: PoolFactory, clock: Man
         pool.add_listener(events.append)
         async with pool.acquire() as lease:
             assert lease.remaining() == 4.0
-        await settle()
+        # maintenance plans the renewal at the adapted 1 s margin: 3 s into the 4 s life
+        await until(lambda: clock.sleeping_until(clock.now() + 3.0))
         assert pool.stats().renewed == 0  # a 30 s margin on a 4 s life would renew forever
         clock.advance(3.1)  # inside the adapted 1 s margin
         await until(lambda: pool.stats().renewed == 1)
-        await settle()
+        # The successor gets the same margin: at the next heartbeat, maintenance plans its
+        # renewal 3 s into its life, and nothing more was renewed meanwhile.
+        successor_due = clock.now() + 3.0
+        clock.advance(2.0)
+        await until(lambda: clock.sleeping_until(successor_due))
         assert pool.stats().renewed == 1
 
 

@@ -8,7 +8,7 @@ import pytest
 from bbre_async.pool import EventKind, PoolEvent, RemoteSession
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, ManualClock, settle
+from .fakes import FakeBackend, ManualClock, caught_up
 
 
 class SkewedBackend(FakeBackend):
@@ -44,7 +44,7 @@ async def test_skewed_server_clocks_cause_no_storm_and_no_dead_requests(
             async with pool.acquire() as lease:
                 await lease.get("https://t.test/x")
             clock.advance(10)
-            await settle(20)
+            await caught_up(pool, clock)
         created = pool.stats().created
     assert backend.requests_on_dead == 0
     assert created <= 2 * 11  # about one create per session life, not thousands
@@ -64,7 +64,7 @@ async def test_suspect_expiries_get_the_safe_reading_and_a_warning(
                 await lease.get("https://t.test/x")
                 assert lease.remaining() <= 300  # never believed beyond the documented max
             clock.advance(5)
-            await settle(20)
+            await caught_up(pool, clock)
         stats = pool.stats()
     assert warnings, "a suspect expiry went unreported"
     assert backend.requests_on_dead == 0

@@ -7,18 +7,19 @@ import pytest
 import bbre_async as b
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, ManualClock, settle, until
+from .fakes import FakeBackend, ManualClock, until
 
 
 async def test_close_waits_for_held_leases_then_closes_everything(
-    make_pool: PoolFactory, backend: FakeBackend
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
 ) -> None:
     pool = make_pool(max_size=4)
     await pool.open()
     leases = [await pool.acquire() for _ in range(4)]
     await leases[0].release()
     closing = asyncio.create_task(pool.aclose(timeout=30))
-    await settle()
+    # the close waits on the pool's clock, up to its 30 s, for the held leases
+    await until(lambda: clock.sleeping_until(clock.now() + 30))
     assert not closing.done()
     assert len(backend.active) == 4
     for lease in leases[1:]:
@@ -36,7 +37,7 @@ async def test_close_cuts_off_leases_at_the_deadline(
     await pool.open()
     lease = await pool.acquire()
     closing = asyncio.ensure_future(pool.aclose(timeout=0.01))
-    await settle()
+    await until(lambda: clock.sleeping_until(clock.now() + 0.01))  # waiting for the lease
     clock.advance(0.02)  # the deadline runs on the pool's clock
     summary = await closing
     assert summary.forced and summary.closed == 1
@@ -98,13 +99,13 @@ async def test_failed_closes_are_reported(
 
 
 async def test_cancelled_close_still_closes_remote_sessions(
-    make_pool: PoolFactory, backend: FakeBackend
+    make_pool: PoolFactory, backend: FakeBackend, clock: ManualClock
 ) -> None:
     pool = make_pool(max_size=2)
     await pool.open()
     held = await pool.acquire()
     closing = asyncio.create_task(pool.aclose(timeout=30))
-    await settle()
+    await until(lambda: clock.sleeping_until(clock.now() + 30))  # waiting for the held lease
     closing.cancel()
     with pytest.raises(asyncio.CancelledError):
         await closing

@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from bbre_async.coordination import _redis_scripts as scripts
+from bbre_async.coordination import _redis_ledger_scripts as scripts
 from bbre_async.coordination._base import EntryState, LedgerEntry, OwnerInfo
 from bbre_async.coordination._memory_ledger import check_entry, find_orphans, sort_entries
 from bbre_async.coordination._redis_keys import RedisKeys, bounded, holder_name, logger

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Generator
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from bbre_async.pool._lease import PooledSession
 
@@ -31,21 +31,45 @@ def check_seconds(name: str, value: object) -> None:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
+class LeaseSource(Protocol):
+    """What ``Acquire`` needs of its pool: a lease at once if one is free, or after a wait."""
+
+    def lease_now(self, min_ttl: float | None) -> PooledSession | None: ...
+
+    async def lease_after_wait(
+        self, timeout: float | None, min_ttl: float | None
+    ) -> PooledSession: ...
+
+
 class Acquire:
-    """``pool.acquire()``: an awaitable and an async context manager."""
+    """``pool.acquire()``: an awaitable and an async context manager.
 
-    __slots__ = ("_lease", "_start")
+    An idle session is handed over without a wait of any kind; only a caller that must queue
+    (or meets a closed pool) enters the slower path."""
 
-    def __init__(self, start: Callable[[], Coroutine[Any, Any, PooledSession]]) -> None:
-        self._start = start
+    __slots__ = ("_lease", "_min_ttl", "_source", "_timeout")
+
+    def __init__(self, source: LeaseSource, timeout: float | None, min_ttl: float | None) -> None:
+        self._source = source
+        self._timeout = timeout
+        self._min_ttl = min_ttl
         self._lease: PooledSession | None = None
 
     def __await__(self) -> Generator[Any, None, PooledSession]:
-        return self._start().__await__()
+        return self._get().__await__()
+
+    async def _get(self) -> PooledSession:
+        lease = self._source.lease_now(self._min_ttl)
+        if lease is None:
+            lease = await self._source.lease_after_wait(self._timeout, self._min_ttl)
+        return lease
 
     async def __aenter__(self) -> PooledSession:
-        self._lease = await self._start()
-        return self._lease
+        lease = self._source.lease_now(self._min_ttl)
+        if lease is None:
+            lease = await self._source.lease_after_wait(self._timeout, self._min_ttl)
+        self._lease = lease
+        return lease
 
     async def __aexit__(
         self,
@@ -55,4 +79,4 @@ class Acquire:
     ) -> None:
         lease, self._lease = self._lease, None
         if lease is not None:
-            await lease.release()
+            lease._give_back()

@@ -2,7 +2,8 @@
 life the server granted it (measured on the pool's clock), and the lease that uses it.
 
 States move only along ``_ALLOWED``; any other move is a broken invariant and raises, so
-a bookkeeping bug stops the pool loudly instead of leaking a slot quietly.
+a bookkeeping bug stops the pool loudly instead of leaking a slot quietly. Every move is also
+counted in the pool's ``StateTally``, so "how many are leased" is a lookup, never a scan.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bbre_async.coordination._base import LedgerEntry
 from bbre_async.pool._slots import Slot
 
 
-class HolderState(enum.Enum):
+class HolderState(enum.StrEnum):
     NEW = "new"  # created, not yet placed in service
     IDLE = "idle"
     LEASED = "leased"
@@ -37,6 +38,25 @@ _ALLOWED: dict[HolderState, frozenset[HolderState]] = {
 
 class HolderStateError(RuntimeError):
     """A holder was moved along a transition its state machine does not allow."""
+
+
+class StateTally:
+    """How many of a pool's holders are in each state, kept by the holders' own moves (the
+    one place a state changes), so counting costs nothing on the lease path."""
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts = dict.fromkeys(HolderState, 0)
+
+    def __getitem__(self, state: HolderState) -> int:
+        return self._counts[state]
+
+    def moved(self, old: HolderState | None, new: HolderState) -> None:
+        counts = self._counts
+        if old is not None:
+            counts[old] -= 1
+        counts[new] += 1
 
 
 class Holder:
@@ -63,6 +83,7 @@ class Holder:
         "server_expires_at",
         "slot",
         "state",
+        "tally",
         "young_until",
     )
 
@@ -79,6 +100,7 @@ class Holder:
         min_ttl: float,
         renew_offset: float,
         young_fraction: float,
+        tally: StateTally,
     ) -> None:
         self.remote = remote
         self.slot = slot
@@ -92,13 +114,15 @@ class Holder:
         self.min_ttl = min_ttl
         self.renew_offset = renew_offset
         self.state = HolderState.NEW
+        self.tally = tally
+        tally.moved(None, HolderState.NEW)
         self.idle_since = arrived_at
         self.requests = 0
         self.consecutive_errors = 0
         self.retire_reason: str | None = None
         self.pending_cookies: dict[str, str] | None = None
         self.in_flight: asyncio.Future[Any] | None = None
-        self.lease_owner = ""
+        self.lease_owner: asyncio.Task[Any] | None = None
         self.lease_since = 0.0
 
     @property
@@ -112,6 +136,7 @@ class Holder:
     def move(self, new: HolderState) -> None:
         if new not in _ALLOWED[self.state]:
             raise HolderStateError(f"session {self.id}: {self.state.value} -> {new.value}")
+        self.tally.moved(self.state, new)
         self.state = new
 
     def remaining(self, now: float) -> float:
@@ -141,9 +166,14 @@ class Holder:
         return (
             generation == self.generation
             and self.retire_reason is None
-            and self.in_flight is None
-            and self.remaining(now) > max(need, 0.0)
+            and not self.busy()
+            and self.expires_at - now > max(need, 0.0)
         )
+
+    def busy(self) -> bool:
+        """A request still runs through this session (perhaps for a caller that left)."""
+        running = self.in_flight
+        return running is not None and not running.done()
 
     def died_young(self, now: float) -> bool:
         return now < self.young_until

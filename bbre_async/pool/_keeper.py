@@ -33,7 +33,7 @@ from bbre_async.coordination._base import EntryState as LedgerState
 from bbre_async.pool._config import PoolConfig
 from bbre_async.pool._events import EventBus, EventKind
 from bbre_async.pool._governor import CreateGovernor
-from bbre_async.pool._holder import Holder, HolderState
+from bbre_async.pool._holder import Holder, HolderState, StateTally
 from bbre_async.pool._reconcile import LOST_CREATE_WINDOW, Reconciler
 from bbre_async.pool._remote import Created, CreateFailed, RemoteWork
 from bbre_async.pool._renewal import believed_life
@@ -76,6 +76,7 @@ class Keeper:
         )
         self.reconciler = Reconciler(self)
         self.holders: dict[str, Holder] = {}
+        self.tally = StateTally()
         self.idle: list[Holder] = []
         self.generation = 0
         self.open = False
@@ -118,10 +119,17 @@ class Keeper:
             self.grow()
 
     def in_state(self, state: HolderState) -> int:
-        return sum(1 for h in self.holders.values() if h.state is state)
+        return self.tally[state]
 
     def live(self) -> int:
-        return sum(1 for h in self.holders.values() if h.state is not HolderState.CLOSING)
+        """Sessions held and not on their way out: new, idle, leased or renewing."""
+        tally = self.tally
+        return (
+            tally[HolderState.NEW]
+            + tally[HolderState.IDLE]
+            + tally[HolderState.LEASED]
+            + tally[HolderState.RENEWING]
+        )
 
     def spawn(self, func: Any, *args: Any) -> None:
         if self.tg is None:
@@ -140,8 +148,7 @@ class Keeper:
 
     # --------------------------------------------------------------- hand-off
 
-    def take_idle(self, min_ttl: float | None) -> Holder | None:
-        now = self.clock.now()
+    def take_idle(self, min_ttl: float | None, now: float) -> Holder | None:
         for index in range(len(self.idle) - 1, -1, -1):
             holder = self.idle[index]
             if holder.serves(min_ttl, now, self.generation):
@@ -153,7 +160,9 @@ class Keeper:
         return None
 
     def dispatch(self) -> None:
-        while len(self.waiters) and self.idle:
+        if not len(self.waiters):
+            return
+        while self.idle and len(self.waiters):
             now = self.clock.now()
             for index in range(len(self.idle) - 1, -1, -1):
                 holder = self.idle[index]
@@ -172,9 +181,9 @@ class Keeper:
     def _serves(self, holder: Holder, now: float, min_ttl: float | None) -> bool:
         return holder.serves(min_ttl, now, self.generation)
 
-    def to_idle(self, holder: Holder) -> None:
+    def to_idle(self, holder: Holder, now: float | None = None) -> None:
         holder.move(HolderState.IDLE)
-        holder.idle_since = self.clock.now()
+        holder.idle_since = self.clock.now() if now is None else now
         self.idle.append(holder)
         if holder.attention_at(self.config.idle_timeout) < self.maintenance_due:
             self.poke()
@@ -259,6 +268,7 @@ class Keeper:
             min_ttl=self.config.min_ttl_for(life, None),
             renew_offset=self.rng.uniform(0.0, margin * self.config.renew_stagger),
             young_fraction=self.config.young_death_fraction,
+            tally=self.tally,
         )
         self.book.relabel(slot, SlotKind.LIVE)
         self.holders[remote.id] = holder

@@ -9,15 +9,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol, Unpack
 
-from bbre_async._errors import (
-    APIConnectionError,
-    BBREError,
-    LeaseReleasedError,
-    PoolClosedError,
-    SessionClosedError,
-    SessionExpiredError,
-    SessionGoneError,
-)
+from bbre_async._errors import LeaseReleasedError, PoolClosedError, SessionExpiredError
 from bbre_async._models import Response
 from bbre_async._types import FetchOptions, HTTPMethod
 from bbre_async._verbs import VerbsMixin
@@ -31,13 +23,13 @@ class LeaseHost(Protocol):
 
     def release_holder(self, holder: Holder) -> None: ...
 
-    def note_request(self, holder: Holder, *, ok: bool, gone: bool = False) -> None: ...
-
-    def counts_as_error(self, status_code: int) -> bool: ...
-
-    def run_request(
+    def start_request(
         self, holder: Holder, call: Coroutine[Any, Any, Response]
-    ) -> asyncio.Future[Response]: ...
+    ) -> asyncio.Task[Response]: ...
+
+    def leave_request(self, holder: Holder, task: asyncio.Task[Response]) -> None: ...
+
+    def judge(self, holder: Holder, task: asyncio.Task[Response]) -> None: ...
 
 
 class PooledSession(VerbsMixin):
@@ -49,12 +41,11 @@ class PooledSession(VerbsMixin):
     a fresh one when needed (use it when a target blocked this session).
     """
 
-    __slots__ = ("_entry", "_host", "_lock")
+    __slots__ = ("_entry", "_host")
 
     def __init__(self, host: LeaseHost, holder: Holder) -> None:
         self._host = host
         self._entry: Holder | None = holder
-        self._lock = asyncio.Lock()
 
     def _live(self) -> Holder:
         entry = self._entry
@@ -111,49 +102,45 @@ class PooledSession(VerbsMixin):
     ) -> Response:
         """Fetch ``url`` through the leased session (see ``Session.request``).
 
-        The call runs in a task the pool owns: if the caller is cancelled (a timeout around
-        it), the request finishes in the background, bounded, and the session goes back to the
-        pool instead of being thrown away.
+        The call runs in a task of its own: if the caller is cancelled (a timeout around it),
+        the request finishes in the background, at most ``request_grace`` seconds longer, and
+        the session goes back to the pool instead of being thrown away.
         """
         entry = self._live()
-        async with self._lock:
+        while (running := entry.in_flight) is not None and not running.done():
+            # One request at a time: the remote browser context is one.
+            await asyncio.wait((running,))
             entry = self._live()
-            host = self._host
-            if entry.state is HolderState.CLOSING or entry.state is HolderState.CLOSED:
-                raise PoolClosedError(f"session {entry.id} was closed by the pool's shutdown")
-            if entry.remaining(host.now()) <= 0:
-                entry.retire_reason = entry.retire_reason or "expired"
-                raise SessionExpiredError(
-                    f"session {entry.id} expired while leased; release it and acquire another",
-                    code="SESSION_EXPIRED",
-                )
-            carried = entry.pending_cookies
-            if carried:
-                options["cookies"] = {**carried, **(options.get("cookies") or {})}
-            request = getattr(entry.handle, "request", None)
-            if request is None:
-                raise TypeError("this backend's sessions take no HTTP requests")
-            call = host.run_request(entry, request(method, url, **options))
-            try:
-                response: Response = await asyncio.shield(call)
-            except SessionGoneError as error:
-                entry.retire_reason = f"gone: {error.code}"
-                # Closed by someone else says nothing of its life; expired or forgotten does.
-                expired = not isinstance(error, SessionClosedError)
-                host.note_request(entry, ok=False, gone=expired)
-                raise
-            except APIConnectionError:
-                # The request may still be running remotely: never hand this session on.
-                entry.retire_reason = "request outcome unknown"
-                host.note_request(entry, ok=False)
-                raise
-            except BBREError:
-                host.note_request(entry, ok=False)
-                raise
-            if carried:
-                entry.pending_cookies = None
-            host.note_request(entry, ok=not host.counts_as_error(response.status_code))
-            return response
+        host = self._host
+        if entry.state is HolderState.CLOSING or entry.state is HolderState.CLOSED:
+            await asyncio.sleep(0)
+            raise PoolClosedError(f"session {entry.id} was closed by the pool's shutdown")
+        if entry.remaining(host.now()) <= 0:
+            entry.retire_reason = entry.retire_reason or "expired"
+            await asyncio.sleep(0)
+            raise SessionExpiredError(
+                f"session {entry.id} expired while leased; release it and acquire another",
+                code="SESSION_EXPIRED",
+            )
+        request = getattr(entry.handle, "request", None)
+        if request is None:
+            raise TypeError("this backend's sessions take no HTTP requests")
+        carried = entry.pending_cookies
+        if carried:
+            options["cookies"] = {**carried, **(options.get("cookies") or {})}
+        task = host.start_request(entry, request(method, url, **options))
+        try:
+            response = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            host.leave_request(entry, task)
+            raise
+        except BaseException:
+            host.judge(entry, task)
+            raise
+        if carried:
+            entry.pending_cookies = None
+        host.judge(entry, task)
+        return response
 
     async def status(self) -> Any:
         """The server's view of this session."""
@@ -168,16 +155,16 @@ class PooledSession(VerbsMixin):
         if self._entry is None:
             return
         self.retire("closed by its holder")
-        await self.release()
+        self._give_back()
 
     async def release(self) -> None:
         """Give the session back to the pool; the lease is unusable afterwards."""
+        self._give_back()
+
+    def _give_back(self) -> None:
         entry, self._entry = self._entry, None
         if entry is not None:
             self._host.release_holder(entry)
-
-    def _detach(self) -> None:
-        self._entry = None
 
     async def __aenter__(self) -> PooledSession:
         return self
@@ -188,4 +175,4 @@ class PooledSession(VerbsMixin):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.release()
+        self._give_back()

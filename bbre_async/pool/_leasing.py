@@ -1,5 +1,6 @@
-"""The lease desk: what a lease may ask of the pool (release, request bookkeeping, running a
-request so that a cancelled caller does not throw the session away), and nothing more."""
+"""The lease desk: what a lease may ask of the pool (release, running a request so that a
+cancelled caller does not throw the session away, judging how a request ended), and nothing
+more."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
+from bbre_async._errors import (
+    APIConnectionError,
+    BBREError,
+    SessionClosedError,
+    SessionGoneError,
+)
 from bbre_async._models import Response
 from bbre_async.pool._events import EventKind
 from bbre_async.pool._holder import Holder, HolderState
 from bbre_async.pool._keeper import Keeper
-from bbre_async.pool._timing import within
+from bbre_async.pool._timing import call_later
 
 
 class LeaseDesk:
@@ -22,12 +29,14 @@ class LeaseDesk:
         return self.keeper.clock.now()
 
     def release_holder(self, holder: Holder) -> None:
-        keeper = self.keeper
         if holder.state is not HolderState.LEASED:
             return
-        keeper.events.emit(EventKind.RELEASED, holder.id)
-        if holder.in_flight is not None and not holder.in_flight.done():
-            holder.in_flight.add_done_callback(lambda _f: self._settle_release(holder))
+        holder.lease_owner = None
+        self.keeper.events.emit(EventKind.RELEASED, holder.id)
+        running = holder.in_flight
+        if running is not None and not running.done():
+            # Its caller left mid-request: the session stays out of service until it ends.
+            running.add_done_callback(lambda _f: self._settle_release(holder))
         else:
             self._settle_release(holder)
 
@@ -43,8 +52,8 @@ class LeaseDesk:
         if reason is not None:
             keeper.retire(holder, reason)
         else:
-            keeper.to_idle(holder)
-        if not keeper.in_state(HolderState.LEASED):
+            keeper.to_idle(holder, now)
+        if not keeper.open and not keeper.in_state(HolderState.LEASED):
             keeper.no_leases.set()
 
     def _release_verdict(self, holder: Holder, now: float) -> str | None:
@@ -64,32 +73,58 @@ class LeaseDesk:
             return "handed back: another process waits for a fair share of the cap"
         return None
 
-    def counts_as_error(self, status_code: int) -> bool:
-        keeper = self.keeper
-        return status_code in keeper.config.retire_statuses
-
-    def run_request(
+    def start_request(
         self, holder: Holder, call: Coroutine[Any, Any, Response]
-    ) -> asyncio.Future[Response]:
-        """Run a lease's request in a task that outlives a cancelled caller, bounded by
-        ``request_grace``; the session stays out of service until it ends."""
-        keeper = self.keeper
-
-        async def bounded() -> Response:
-            try:
-                return await within(keeper.clock, keeper.config.request_grace, call)
-            except TimeoutError:
-                holder.retire_reason = holder.retire_reason or "request outlived its grace"
-                raise
-            finally:
-                if holder.in_flight is task:
-                    holder.in_flight = None
-
-        task = asyncio.ensure_future(bounded())
+    ) -> asyncio.Task[Response]:
+        """Run a lease's request in a task of its own, so that cancelling the caller does not
+        cut it off half-way (see ``leave_request``). While it runs the session is busy."""
+        task = asyncio.get_running_loop().create_task(call)
         holder.in_flight = task
         return task
 
-    def note_request(self, holder: Holder, *, ok: bool, gone: bool = False) -> None:
+    def leave_request(self, holder: Holder, task: asyncio.Task[Response]) -> None:
+        """The caller was cancelled: the request finishes in the background, at most
+        ``request_grace`` seconds from now, and its outcome judges the session."""
+        if task.done():
+            self.judge(holder, task)
+            return
+
+        def outlived() -> None:
+            if not task.done():
+                holder.retire_reason = holder.retire_reason or "request outlived its grace"
+                task.cancel()
+
+        keeper = self.keeper
+        timer = call_later(keeper.clock, keeper.config.request_grace, outlived)
+
+        def ended(_task: asyncio.Future[Response]) -> None:
+            timer.cancel()
+            self.judge(holder, task)
+
+        task.add_done_callback(ended)
+
+    def judge(self, holder: Holder, task: asyncio.Task[Response]) -> None:
+        """Count a finished request and mark its session for retirement when the request
+        says it is gone, or when the request's fate on the server is unknown."""
+        if task.cancelled():
+            holder.retire_reason = holder.retire_reason or "request cut off"
+            return
+        error = task.exception()
+        if error is None:
+            status = task.result().status_code
+            self._note(holder, ok=status not in self.keeper.config.retire_statuses)
+        elif isinstance(error, SessionGoneError):
+            holder.retire_reason = holder.retire_reason or f"gone: {error.code}"
+            # Closed by someone else says nothing of its life; expired or forgotten does.
+            self._note(holder, ok=False, gone=not isinstance(error, SessionClosedError))
+        elif isinstance(error, APIConnectionError):
+            # The request may still be running remotely: never hand this session on.
+            holder.retire_reason = holder.retire_reason or "request outcome unknown"
+            self._note(holder, ok=False)
+        elif isinstance(error, BBREError):
+            self._note(holder, ok=False)
+
+    def _note(self, holder: Holder, *, ok: bool, gone: bool = False) -> None:
         keeper = self.keeper
         keeper.counters["requests"] += 1
         holder.requests += 1

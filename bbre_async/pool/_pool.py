@@ -253,32 +253,42 @@ class SessionPool(Workloads):
         least ``min_ttl`` seconds of life left; a ``min_ttl`` no session can have is a
         ``ValueError`` at once, not a wait.
         """
-        limit = self.config.acquire_timeout if isinstance(timeout, NotGiven) else timeout
-        check_seconds("timeout", limit)
-        check_seconds("min_ttl", min_ttl)
+        limit: float | None
+        if timeout is NOT_GIVEN:
+            limit = self.config.acquire_timeout
+        else:
+            check_seconds("timeout", timeout)
+            limit = timeout
         if min_ttl is not None:
+            check_seconds("min_ttl", min_ttl)
             longest = self._keeper.longest_life or self.backend.max_life
             if min_ttl >= longest:
                 raise ValueError(
                     f"min_ttl {min_ttl}s: no session lives that long (the server grants "
                     f"{longest:.0f}s)"
                 )
-        return Acquire(lambda: self._acquire(limit, min_ttl))
+        return Acquire(self, limit, min_ttl)
 
     async def release(self, lease: PooledSession) -> None:
         """Give a lease back (same as ``await lease.release()``)."""
         await lease.release()
 
-    async def _acquire(self, timeout: float | None, min_ttl: float | None) -> PooledSession:
+    def lease_now(self, min_ttl: float | None) -> PooledSession | None:
+        """An idle session at once, when one serves and nobody queues before this caller."""
+        keeper = self._keeper
+        if self._state != "open" or len(keeper.waiters):
+            return None
+        now = self.clock.now()
+        holder = keeper.take_idle(min_ttl, now)
+        return None if holder is None else self._lease(holder, now, 0.0)
+
+    async def lease_after_wait(self, timeout: float | None, min_ttl: float | None) -> PooledSession:
+        """Queue for a session (first come, first served) at most ``timeout`` seconds."""
         keeper = self._keeper
         if self._state != "open":
             await asyncio.sleep(0)  # a checkpoint: a retrying loop cannot starve the close
             raise PoolClosedError(f"the pool is {self._state}")
         started = self.clock.now()
-        if not len(keeper.waiters):
-            holder = keeper.take_idle(min_ttl)
-            if holder is not None:
-                return self._lease(holder, 0.0)
         waiter = keeper.waiters.push(min_ttl)
         keeper.grow()
         try:
@@ -294,7 +304,8 @@ class SessionPool(Workloads):
             if isinstance(exc, TimeoutError):
                 raise PoolTimeoutError(self._timeout_message(self.clock.now() - started)) from None
             raise
-        return self._lease(holder, self.clock.now() - started)
+        now = self.clock.now()
+        return self._lease(holder, now, now - started)
 
     async def _wait(self, future: asyncio.Future[Holder], timeout: float | None) -> Holder:
         """Wait for a hand-off at most ``timeout`` seconds of the pool's clock."""
@@ -330,11 +341,9 @@ class SessionPool(Workloads):
             + (f"; last create error: {error}" if error else "")
         )
 
-    def _lease(self, holder: Holder, waited: float) -> PooledSession:
-        task = asyncio.current_task()
-        holder.lease_owner = task.get_name() if task is not None else "?"
-        holder.lease_since = self.clock.now()
-        self._keeper.no_leases.clear()
+    def _lease(self, holder: Holder, now: float, waited: float) -> PooledSession:
+        holder.lease_owner = asyncio.current_task()
+        holder.lease_since = now
         self._waits.add(waited)
         self._events.emit(EventKind.ACQUIRED, holder.id, waited=waited)
         return PooledSession(self._desk, holder)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from bbre_async._errors import PoolClosedError
-from bbre_async.pool._holder import HolderState
+from bbre_async.pool._holder import Holder, HolderState
 from bbre_async.pool._keeper import Keeper
 from bbre_async.pool._slots import SlotKind
 from bbre_async.pool._stats import CostModel, PoolStats, ShutdownSummary, WaitSamples
@@ -27,10 +27,15 @@ _LINGERING = (SlotKind.UNRESOLVED, SlotKind.UNTIL_EXPIRY)
 def held_leases(keeper: Keeper) -> str:
     now = keeper.clock.now()
     return ", ".join(
-        f"{h.id} (held by task {h.lease_owner!r} for {now - h.lease_since:.1f}s)"
+        f"{h.id} (held by task {_task_name(h)!r} for {now - h.lease_since:.1f}s)"
         for h in keeper.holders.values()
         if h.state is HolderState.LEASED
     )
+
+
+def _task_name(holder: Holder) -> str:
+    owner = holder.lease_owner
+    return owner.get_name() if owner is not None else "?"
 
 
 async def _wait_for_leases(keeper: Keeper, limit: float, force: asyncio.Event) -> bool:
@@ -38,6 +43,7 @@ async def _wait_for_leases(keeper: Keeper, limit: float, force: asyncio.Event) -
     if not keeper.in_state(HolderState.LEASED):
         return True
     logger.warning("pool closing while leases are held: %s", held_leases(keeper))
+    keeper.no_leases.clear()  # set by the release that leaves none held, from now on
     waits = [
         asyncio.ensure_future(keeper.no_leases.wait()),
         asyncio.ensure_future(force.wait()),

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import TypeVar
+from typing import Protocol
 
 import anyio
 
 from bbre_async._clock import Clock, SystemClock
 
-T = TypeVar("T")
+
+class Cancellable(Protocol):
+    def cancel(self) -> object: ...
 
 
 async def pause(clock: Clock, seconds: float) -> None:
@@ -41,15 +43,17 @@ def fail_after(clock: Clock, seconds: float) -> AbstractContextManager[anyio.Can
     return _failing(clock, seconds)
 
 
-async def within(clock: Clock, seconds: float, work: Awaitable[T]) -> T:
-    """Await ``work``, raising ``TimeoutError`` after ``seconds`` of ``clock``; on the real
-    clock one stdlib timer, light enough for every request."""
+def call_later(clock: Clock, seconds: float, callback: Callable[[], object]) -> Cancellable:
+    """Call ``callback`` after ``seconds`` of ``clock`` unless cancelled first: on the real
+    clock one loop timer, on any other a watchdog task sleeping on that clock."""
     if isinstance(clock, SystemClock):
-        async with asyncio.timeout(seconds):
-            return await work
-    with _failing(clock, seconds):
-        return await work
-    raise AssertionError("unreachable: the bound raises or the work returns")  # pragma: no cover
+        return asyncio.get_running_loop().call_later(seconds, callback)
+
+    async def later() -> None:
+        await pause(clock, seconds)
+        callback()
+
+    return asyncio.ensure_future(later())
 
 
 @contextmanager

@@ -62,12 +62,13 @@ class ManualClock:
         return any(abs(t - deadline) < 1e-6 for t, f in self._sleepers if not f.done())
 
     async def autojump(self, work: Awaitable[T], *, limit: float = 3600.0) -> T:
-        """Await ``work`` while jumping the clock to the next sleeper's deadline on every loop
-        turn, as trio's autojump clock does: for waits the test need not pace itself."""
+        """Await ``work`` while jumping the clock to the next sleeper's deadline whenever
+        every task is blocked, as trio's autojump clock does: for waits the test need not
+        pace itself."""
         task = asyncio.ensure_future(work)
         stop_at = self._now + limit
         while not task.done():
-            await asyncio.sleep(0)
+            await idle()
             pending = [t for t, f in self._sleepers if not f.done()]
             if pending and not task.done():
                 if min(pending) > stop_at:
@@ -81,6 +82,20 @@ class ManualClock:
         for deadline, future in list(self._sleepers):
             if deadline <= self._now and not future.done():
                 future.set_result(None)
+
+
+async def idle() -> None:
+    """Yield until no other callback is ready to run: every task waits on something (the
+    clock, a gate). On loops that do not show their ready queue (uvloop), a fixed number of
+    turns, enough for the pool's longest chain of hand-offs."""
+    loop = asyncio.get_running_loop()
+    ready = getattr(loop, "_ready", None)
+    for _ in range(10_000 if ready is not None else 50):
+        await asyncio.sleep(0)
+        if ready is not None and not ready:
+            return
+    if ready is not None:
+        raise AssertionError("the loop never went idle: something spins")
 
 
 async def until(condition: Callable[[], bool], rounds: int = 2000) -> None:
@@ -161,6 +176,8 @@ class FakeHandle:
                 await asyncio.sleep(0)
         finally:
             backend.in_flight[self.id] -= 1
+        if backend.request_failures:
+            raise backend.request_failures.popleft()
         backend.requests += 1
         self.cookies.update({f"c-{url.rsplit('/', 1)[-1]}": "1"})
         status = backend.status_for(url)
@@ -192,6 +209,7 @@ class FakeBackend:
         self.create_gate: asyncio.Event | None = None
         self.close_gate: asyncio.Event | None = None
         self.request_gate: asyncio.Event | None = None
+        self.request_failures: deque[BaseException] = deque()  # one per request, in order
         self.creates_started = 0
         self.requests = 0
         self.requests_on_dead = 0

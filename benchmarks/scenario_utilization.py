@@ -8,7 +8,9 @@ on demand from zero sessions, as a user's pool does).
 
 What this machine's loopback allows is measured alongside: raw aiohttp with 10 fixed
 sessions, one request in flight on each, no renewals (runs shorter than a session's life).
-The gap between that ceiling and 200 is the emulator's and the network's, not the pool's.
+The gap between that ceiling and 200 is the emulator's and the network's, not the pool's, so
+the target is on the pool's rate against that ceiling, measured in the same run; the ratio
+to the ideal is reported beside it.
 """
 
 from __future__ import annotations
@@ -97,18 +99,27 @@ def run(quick: bool) -> list[Result]:
         "server": server,
         "pool_stats": [{k: rounded(v) for k, v in stats.items()} for _, stats in pool_runs],
     }
+    notes = f"renewals/run {renewals:.0f}, failed requests {failed}"
     return [
         result(
             NAME,
-            f"req/s ÷ ideal {IDEAL:g} (10 sessions x 50 ms, {WORKERS} workers, 3 s lives)",
+            f"req/s ÷ raw aiohttp's ceiling here (10 sessions x 50 ms, {WORKERS} workers, "
+            "3 s lives)",
             rate,
-            IDEAL,
+            ceiling,
             target=Target(op=">=", bound=0.95),
             require=clean,
-            notes=(
-                f"renewals/run {renewals:.0f}, failed requests {failed}; raw aiohttp ceiling on "
-                f"this loopback {ceiling:.0f} req/s (pool ÷ ceiling {rate / ceiling:.3f})"
-            ),
+            notes=f"{notes}; the ceiling: raw aiohttp, 10 fixed sessions, no renewals",
             details=details,
-        )
+        ),
+        result(
+            NAME,
+            f"req/s ÷ ideal {IDEAL:g} (10 sessions x 50 ms; no client can beat it)",
+            rate,
+            IDEAL,
+            notes=(
+                f"informational: raw aiohttp reaches {ceiling / IDEAL:.3f} of the ideal on this "
+                f"loopback; {notes}"
+            ),
+        ),
     ]

@@ -45,6 +45,11 @@ class EventBus:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
 
+    @property
+    def listening(self) -> bool:
+        """Whether anyone listens: the hot path skips building an event nobody reads."""
+        return bool(self._listeners)
+
     def add(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)

@@ -149,13 +149,14 @@ class Keeper:
     # --------------------------------------------------------------- hand-off
 
     def take_idle(self, min_ttl: float | None, now: float) -> Holder | None:
-        for index in range(len(self.idle) - 1, -1, -1):
-            holder = self.idle[index]
+        idle = self.idle
+        for index in range(len(idle) - 1, -1, -1):
+            holder = idle[index]
             if holder.serves(min_ttl, now, self.generation):
-                del self.idle[index]
+                del idle[index]
                 holder.move(HolderState.LEASED)
                 return holder
-        if self.idle:
+        if idle:
             self.poke()  # idle but unusable sessions: maintenance renews or retires them
         return None
 
@@ -187,7 +188,8 @@ class Keeper:
         self.idle.append(holder)
         if holder.attention_at(self.config.idle_timeout) < self.maintenance_due:
             self.poke()
-        self.dispatch()
+        if len(self.waiters):
+            self.dispatch()
 
     # ------------------------------------------------------------------ growth
 

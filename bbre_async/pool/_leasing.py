@@ -32,7 +32,8 @@ class LeaseDesk:
         if holder.state is not HolderState.LEASED:
             return
         holder.lease_owner = None
-        self.keeper.events.emit(EventKind.RELEASED, holder.id)
+        if self.keeper.events.listening:
+            self.keeper.events.emit(EventKind.RELEASED, holder.id)
         running = holder.in_flight
         if running is not None and not running.done():
             # Its caller left mid-request: the session stays out of service until it ends.

@@ -345,7 +345,8 @@ class SessionPool(Workloads):
         holder.lease_owner = asyncio.current_task()
         holder.lease_since = now
         self._waits.add(waited)
-        self._events.emit(EventKind.ACQUIRED, holder.id, waited=waited)
+        if self._events.listening:
+            self._events.emit(EventKind.ACQUIRED, holder.id, waited=waited)
         return PooledSession(self._desk, holder)
 
     # ----------------------------------------------------------- public extras

@@ -36,6 +36,9 @@ _ALLOWED: dict[HolderState, frozenset[HolderState]] = {
 }
 
 
+_LIVE = (HolderState.NEW, HolderState.IDLE, HolderState.LEASED, HolderState.RENEWING)
+
+
 class HolderStateError(RuntimeError):
     """A holder was moved along a transition its state machine does not allow."""
 
@@ -51,6 +54,11 @@ class StateTally:
 
     def __getitem__(self, state: HolderState) -> int:
         return self._counts[state]
+
+    def live(self) -> int:
+        """Sessions held and not on their way out: new, idle, leased or renewing."""
+        counts = self._counts
+        return sum(counts[state] for state in _LIVE)
 
     def moved(self, old: HolderState | None, new: HolderState) -> None:
         counts = self._counts

@@ -122,14 +122,7 @@ class Keeper:
         return self.tally[state]
 
     def live(self) -> int:
-        """Sessions held and not on their way out: new, idle, leased or renewing."""
-        tally = self.tally
-        return (
-            tally[HolderState.NEW]
-            + tally[HolderState.IDLE]
-            + tally[HolderState.LEASED]
-            + tally[HolderState.RENEWING]
-        )
+        return self.tally.live()
 
     def spawn(self, func: Any, *args: Any) -> None:
         if self.tg is None:
@@ -324,7 +317,7 @@ class Keeper:
             closed, _ = await self.remote.close(failure.readable_id, None)
             if not closed:
                 await pause(self.clock, self.longest_life or self.backend.max_life)
-        elif not await self.reconciler.made_nothing(recorded := _recorded_at(failure)):
+        elif not await self.reconciler.made_nothing(recorded := failure.recorded_at):
             life = min(self.longest_life or self.backend.max_life, self.backend.max_life)
             # The session may have been made any time until the answer was due: keep a margin.
             deadline = failure.asked_at + life + min(life, LOST_CREATE_WINDOW)
@@ -403,8 +396,3 @@ class Keeper:
         self.give_back(slot)
         self.settled.set()
         self.dispatch()
-
-
-def _recorded_at(failure: CreateFailed) -> float | None:
-    """When the lost create's ledger intent was written (the ledger's clock), if it was."""
-    return failure.intent.created_at if failure.intent is not None else None

@@ -50,6 +50,11 @@ class CreateFailed:
     readable_id: str | None = None  # the id a 2xx answer we could not parse carried
     asked_at: float = 0.0
 
+    @property
+    def recorded_at(self) -> float | None:
+        """When the create's ledger intent was written (the ledger's clock), if it was."""
+        return self.intent.created_at if self.intent is not None else None
+
 
 CreateResult = Created | CreateFailed
 

@@ -191,25 +191,31 @@ class SessionPool(Workloads):
         if self._summary is not None:
             await asyncio.sleep(0)
             return self._summary
-        if self._close_task is None:
-            self._state = "closing"
-            self._keeper.open = False
-            self._close_task = asyncio.ensure_future(self._close(timeout))
         try:
-            return await asyncio.shield(self._close_task)
+            return await asyncio.shield(self._begin_close(timeout))
         except asyncio.CancelledError:
             self._force.set()
             raise
 
+    def _begin_close(self, timeout: float | None) -> asyncio.Future[ShutdownSummary]:
+        if self._close_task is None:
+            self._state = "closing"
+            self._keeper.open = False
+            self._close_task = asyncio.ensure_future(self._close(timeout))
+        return self._close_task
+
     async def _close(self, timeout: float | None) -> ShutdownSummary:
-        self._summary = await shut_down(
-            self._keeper,
-            limit=self.config.shutdown_timeout if timeout is None else timeout,
-            force=self._force,
-            stop=self._stop,
-        )
-        self._state = "closed"
-        return self._summary
+        try:
+            self._summary = await shut_down(
+                self._keeper,
+                limit=self.config.shutdown_timeout if timeout is None else timeout,
+                force=self._force,
+                stop=self._stop,
+            )
+            self._state = "closed"
+            return self._summary
+        finally:
+            self._signals.pool_closed()  # before any awaiter of the close resumes
 
     async def _stop(self) -> None:
         """Stop background work and the coordinator (bounded); restore signal handlers."""
@@ -224,12 +230,12 @@ class SessionPool(Workloads):
                 logger.warning("coordinator close failed: %s", error)
         self._signals.restore()
 
-    def _on_signal(self, signum: int, first: bool) -> asyncio.Future[ShutdownSummary] | None:
+    def _on_signal(self, signum: int, first: bool) -> None:
         """First signal: graceful close. Second: stop waiting for held leases."""
-        if not first:
+        if first:
+            self._begin_close(None)
+        else:
             self._force.set()
-            return None
-        return asyncio.ensure_future(self.aclose())
 
     @property
     def closed(self) -> bool:

@@ -20,9 +20,9 @@ logger = logging.getLogger("bbre_async.pool")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-# Closes started by a signal, in every pool of this process: the signal is handed on to the
-# process's own handler only when all of them are done.
-_closing: set[asyncio.Future[Any]] = set()
+# Pools of this process closing because of a signal: the signal is handed on to the
+# process's own handler only when all of them are closed.
+_closing: set[SignalHandlers] = set()
 _owed: dict[int, Any] = {}
 
 
@@ -40,9 +40,8 @@ def _callback_of(handle: asyncio.Handle) -> tuple[Callable[..., Any], tuple[Any,
 
 
 def _redeliver_when_all_closed() -> None:
-    if any(not task.done() for task in _closing):
+    if _closing:
         return
-    _closing.clear()
     owed = dict(_owed)
     _owed.clear()
     for signum, handler in owed.items():
@@ -52,7 +51,12 @@ def _redeliver_when_all_closed() -> None:
 
 
 class SignalHandlers:
-    def __init__(self, on_signal: Callable[[int, bool], asyncio.Future[Any] | None]) -> None:
+    """One pool's handlers. The pool calls :meth:`pool_closed` as the last step of its close,
+    before anyone awaiting the close resumes: the process's own handler (asyncio's, which
+    cancels the main task) then runs while the program still waits for the close, never
+    after the program has moved on."""
+
+    def __init__(self, on_signal: Callable[[int, bool], object]) -> None:
         self._on_signal = on_signal
         self._previous: dict[int, tuple[asyncio.Handle | None, Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -85,7 +89,9 @@ class SignalHandlers:
             logger.warning("%s received: closing the session pool", name)
         else:
             logger.warning("%s again: closing now without waiting for held leases", name)
-        task = self._on_signal(signum, first)
+        if first:
+            _closing.add(self)
+        self._on_signal(signum, first)
         loop_handler, python_handler = self._previous.get(signum, (None, None))
         chained = _callback_of(loop_handler) if loop_handler is not None else None
         if chained is not None and self._loop is not None:
@@ -93,13 +99,14 @@ class SignalHandlers:
             self._loop.call_soon(callback, *args)  # the application's handler runs too
         elif first:
             _owed.setdefault(signum, python_handler)
-        if first and task is not None:
-            _closing.add(task)
-            task.add_done_callback(lambda _task: self._closed_after_signal())
 
-    def _closed_after_signal(self) -> None:
+    def pool_closed(self) -> None:
+        """The pool is closed: put the handlers back and, once every pool that caught the
+        signal is closed, hand the signal on."""
         self.restore()
-        _redeliver_when_all_closed()
+        if self in _closing:
+            _closing.discard(self)
+            _redeliver_when_all_closed()
 
     def restore(self) -> None:
         """Put back what was there, unless someone installed another handler over ours."""

@@ -143,8 +143,42 @@ async def test_sigterm_with_default_settings_leaves_nothing_active(
 async def test_sigint_also_closes_everything(emulator: Emulator, tmp_path: Path) -> None:
     process = await start_worker("hold", emulator.base_url, "3", str(tmp_path / "l.db"))
     process.send_signal(signal.SIGINT)
-    await asyncio.wait_for(process.wait(), 15)
+    code = await asyncio.wait_for(process.wait(), 60)  # a hang bound, not a speed check
+    assert code == -signal.SIGINT  # KeyboardInterrupt, as without the pool
     assert emulator.state.account().active_sessions == 0
+
+
+async def test_the_signal_is_handed_on_before_the_program_moves_past_the_close(
+    emulator: Emulator,
+) -> None:
+    """A program that ends the moment the close returns still ends by its signal (Ctrl-C is a
+    KeyboardInterrupt), not by the error the closed pool gave its loop."""
+    process = await start_worker("abrupt", emulator.base_url)
+    process.send_signal(signal.SIGINT)
+    code = await asyncio.wait_for(process.wait(), 60)
+    assert process.stderr is not None
+    err = (await process.stderr.read()).decode()
+    assert code == -signal.SIGINT, err[-2000:]
+    assert "KeyboardInterrupt" in err.splitlines(), err[-2000:]  # not PoolClosedError
+    assert emulator.state.account().active_sessions == 0
+
+
+@pytest.mark.parametrize("mode", ["two-pools", "two-pools-app"])
+async def test_sigterm_closes_every_pool_and_reaches_the_applications_handler(
+    emulator: Emulator, mode: str
+) -> None:
+    process = await start_worker(mode, emulator.base_url)
+    assert emulator.state.account().active_sessions == 10
+    process.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(process.wait(), 60)
+    assert process.stdout is not None
+    out = (await process.stdout.read()).decode()
+    assert emulator.state.account().active_sessions == 0  # both pools closed theirs
+    if mode == "two-pools-app":
+        assert "the application's handler ran" in out
+        assert code == 0  # the application's handler decided how the program ends
+    else:
+        assert code == -signal.SIGTERM
 
 
 async def test_a_killed_workers_sessions_are_reaped_by_the_next_start(

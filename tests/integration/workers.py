@@ -8,6 +8,10 @@ every 50 ms.
 ``readme``: the README's "Use it" example as written (default settings), over many URLs.
 ``loop``: N workers written the ordinary way (``while True: try: acquire ... except BBREError``).
 Both print "ready" once sessions are active, and leave handling SIGTERM to the pool.
+``abrupt``: a program that ends the moment the pool's close returns, with the error the closed
+pool gave it (nothing else awaited after the close).
+``two-pools``: two pools on one key, 5 sessions each; with ``app``, the program has its own
+SIGTERM handler (``loop.add_signal_handler``), which ends it.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import time
+from typing import Any
 
 from bbre_async import BBREClient, BBREError, CoordinationError, PoolTimeoutError
 from bbre_async.pool import PooledSession, SessionPool
@@ -176,7 +182,44 @@ async def loop(url: str, workers: int, ledger_path: str | None) -> None:
             await asyncio.gather(*tasks)
 
 
+async def abrupt(url: str) -> None:
+    client = BBREClient(api_key="test-key", base_url=url)
+    async with SessionPool(client, max_size=2, ledger_path=None, shutdown_timeout=1.0) as pool:
+        print("ready", flush=True)
+        while True:  # the first acquire after the signal raises PoolClosedError
+            async with pool.acquire() as session:
+                await session.get("https://target.test/abrupt")
+
+
+async def two_pools(url: str, app_handler: bool) -> None:
+    stop = asyncio.Event()
+    if app_handler:
+
+        def on_sigterm() -> None:
+            print("the application's handler ran", flush=True)
+            stop.set()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
+    async with BBREClient(api_key="test-key", base_url=url) as client:
+        settings: dict[str, Any] = {"max_size": 5, "ledger_path": None, "shutdown_timeout": 1.0}
+        async with (
+            SessionPool(client, **settings) as first,
+            SessionPool(client, **settings) as second,
+        ):
+            leases = [await lease_one(pool) for pool in (first, second) for _ in range(5)]
+            for lease in leases:
+                await lease.get("https://target.test/two-pools")
+            print("ready", flush=True)
+            await stop.wait()
+
+
 def main() -> None:
+    if sys.argv[1] == "abrupt":
+        asyncio.run(abrupt(sys.argv[2]))
+        return
+    if sys.argv[1] in ("two-pools", "two-pools-app"):
+        asyncio.run(two_pools(sys.argv[2], app_handler=sys.argv[1] == "two-pools-app"))
+        return
     if sys.argv[1] in ("readme", "loop"):
         ledger = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None
         run = readme if sys.argv[1] == "readme" else loop

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import as_a_shell_starts_it
 from tests.waiting import eventually
 from tests.workloads.emulator_process import emulator_process
 
@@ -111,6 +112,7 @@ async def test_ctrl_c_stops_the_demo_with_130_and_closes_every_session(tmp_path:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)},  # the ledger goes here
+            preexec_fn=as_a_shell_starts_it,
         )
         try:
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bbre_async.cli._history import FIELDS
+from tests.processes import as_a_shell_starts_it
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -123,6 +124,7 @@ async def test_long_running_worker_exits_cleanly_on_a_signal(signum: signal.Sign
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env=example_env(),
+        preexec_fn=as_a_shell_starts_it,
     )
     assert process.stdout is not None
     seen: list[str] = []

@@ -1,10 +1,12 @@
 """SIGINT/SIGTERM handlers that close the pool before the process goes.
 
-On by default in the main thread. The first signal starts a graceful close; a second one
-stops waiting for held leases. A handler the application (or another pool, or a framework)
-installed before is chained: a loop handler is called at once, and a plain Python handler
-(the default, which ends the process) gets the signal again once every pool that caught it
-has closed, so the program exits as it would have without the pool.
+On by default in the main thread, for each of the two signals the process does not ignore
+(a job started in the background with ``&`` ignores SIGINT, and keeps doing so). The first
+signal starts a graceful close; a second one stops waiting for held leases. A handler the
+application (or another pool, or a framework) installed before is chained: a loop handler is
+called at once, and a plain Python handler (the default, which ends the process) gets the
+signal again once every pool that caught it has closed, so the program exits as it would
+have without the pool.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class SignalHandlers:
         loop = asyncio.get_running_loop()
         for signum in SIGNALS:
             previous = (_loop_handler(loop, signum), signal.getsignal(signum))
+            if previous == (None, signal.SIG_IGN):
+                continue  # the process ignores it (a background job, nohup): so does the pool
             try:
                 loop.add_signal_handler(signum, self._handle, signum)
             except (NotImplementedError, RuntimeError, ValueError) as error:

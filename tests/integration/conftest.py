@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bbre_async.emulator import AccountSpec, Emulator, EmulatorSettings, running_emulator
+from tests.processes import as_a_shell_starts_it
 
 RICH = (AccountSpec(api_key="test-key", balance=1e9),)
 
@@ -42,6 +43,7 @@ async def start_worker(*args: str) -> asyncio.subprocess.Process:
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=as_a_shell_starts_it,
     )
     assert process.stdout is not None
     line = await asyncio.wait_for(process.stdout.readline(), 30)

@@ -163,6 +163,18 @@ async def test_the_signal_is_handed_on_before_the_program_moves_past_the_close(
     assert emulator.state.account().active_sessions == 0
 
 
+async def test_a_signal_the_program_ignores_is_left_alone(emulator: Emulator) -> None:
+    process = await start_worker("ignores-sigint", emulator.base_url)
+    process.send_signal(signal.SIGINT)  # ignored: the pool must not close on it
+    process.send_signal(signal.SIGTERM)  # handled in order after it, were it handled
+    code = await asyncio.wait_for(process.wait(), 60)
+    assert process.stderr is not None
+    err = (await process.stderr.read()).decode()
+    assert code == -signal.SIGTERM
+    assert "SIGTERM received" in err and "SIGINT" not in err
+    assert emulator.state.account().active_sessions == 0
+
+
 @pytest.mark.parametrize("mode", ["two-pools", "two-pools-app"])
 async def test_sigterm_closes_every_pool_and_reaches_the_applications_handler(
     emulator: Emulator, mode: str

@@ -12,6 +12,8 @@ Both print "ready" once sessions are active, and leave handling SIGTERM to the p
 pool gave it (nothing else awaited after the close).
 ``two-pools``: two pools on one key, 5 sessions each; with ``app``, the program has its own
 SIGTERM handler (``loop.add_signal_handler``), which ends it.
+``ignores-sigint``: a program that ignores SIGINT (a background job); SIGTERM ends it.
+Warnings reach stderr, as in any deployed worker: tests read them.
 """
 
 from __future__ import annotations
@@ -213,7 +215,22 @@ async def two_pools(url: str, app_handler: bool) -> None:
             await stop.wait()
 
 
+async def ignores_sigint(url: str) -> None:
+    """A program that ignores SIGINT, as a background job does; SIGTERM ends it."""
+    async with BBREClient(api_key="test-key", base_url=url) as client:
+        async with SessionPool(client, max_size=1, ledger_path=None, shutdown_timeout=1.0) as pool:
+            lease = await lease_one(pool)
+            await lease.get("https://target.test/ignored")
+            print("ready", flush=True)
+            await asyncio.Event().wait()
+
+
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
+    if sys.argv[1] == "ignores-sigint":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        asyncio.run(ignores_sigint(sys.argv[2]))
+        return
     if sys.argv[1] == "abrupt":
         asyncio.run(abrupt(sys.argv[2]))
         return
@@ -228,8 +245,6 @@ def main() -> None:
     if sys.argv[1] == "share":
         asyncio.run(share(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]))
         return
-    # Warnings reach stderr, as in any deployed worker: tests read them.
-    logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
     mode, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     ledger = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None
     asyncio.run(hold(url, count, ledger, handle_signals=(mode == "hold")))

@@ -47,6 +47,32 @@ async def test_close_cuts_off_leases_at_the_deadline(
     await lease.release()
 
 
+async def test_a_forgotten_lease_is_named_at_shutdown(
+    make_pool: PoolFactory, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = make_pool(max_size=2)
+    await pool.open()
+    taken = asyncio.Event()
+    leases: list[b.PooledSession] = []
+
+    async def forgetful() -> None:
+        leases.append(await pool.acquire())  # and never released
+        taken.set()
+
+    await asyncio.create_task(forgetful(), name="forgetful-worker")
+    await taken.wait()
+    clock.advance(12.0)
+    closing = asyncio.ensure_future(pool.aclose(timeout=5))
+    await until(lambda: clock.sleeping_until(clock.now() + 5))
+    clock.advance(5.0)
+    summary = await closing
+    assert summary.forced
+    named = [r.getMessage() for r in caplog.records if leases[0].id in r.getMessage()]
+    assert named and all("'forgetful-worker'" in m for m in named)
+    assert "for 12.0s" in named[0]  # how long it had been held when the close began
+    await leases[0].release()
+
+
 async def test_waiters_get_pool_closed(make_pool: PoolFactory) -> None:
     pool = make_pool(max_size=1)
     await pool.open()

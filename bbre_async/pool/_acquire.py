@@ -56,13 +56,7 @@ class Acquire:
         self._lease: PooledSession | None = None
 
     def __await__(self) -> Generator[Any, None, PooledSession]:
-        return self._get().__await__()
-
-    async def _get(self) -> PooledSession:
-        lease = self._source.lease_now(self._min_ttl)
-        if lease is None:
-            lease = await self._source.lease_after_wait(self._timeout, self._min_ttl)
-        return lease
+        return self.__aenter__().__await__()
 
     async def __aenter__(self) -> PooledSession:
         lease = self._source.lease_now(self._min_ttl)

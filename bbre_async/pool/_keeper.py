@@ -181,8 +181,7 @@ class Keeper:
         self.idle.append(holder)
         if holder.attention_at(self.config.idle_timeout) < self.maintenance_due:
             self.poke()
-        if len(self.waiters):
-            self.dispatch()
+        self.dispatch()
 
     # ------------------------------------------------------------------ growth
 

@@ -107,6 +107,25 @@ async def until(condition: Callable[[], bool], rounds: int = 2000) -> None:
     raise AssertionError("condition never became true")
 
 
+async def leave_mid_request(pool: SessionPool, backend: FakeBackend, url: str) -> str:
+    """Lease a session, start a request the gated backend holds, cancel its caller (as a
+    timeout around the call would), release the lease; the session's id."""
+    assert backend.request_gate is not None, "the request must be held to be left mid-way"
+    lease = await pool.acquire()
+    sid = lease.id
+    call = asyncio.ensure_future(lease.get(url))
+    await until(lambda: backend.in_flight.get(sid) == 1)
+    call.cancel()
+    try:
+        await call
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the call finished although its caller was cancelled")
+    await lease.release()
+    return sid
+
+
 def busy(pool: SessionPool) -> int:
     """Sessions the pool is working on (being created, renewed, placed or closed): what is
     neither idle, leased, nor parked on purpose (a lost create, a failed close)."""

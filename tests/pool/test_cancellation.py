@@ -9,7 +9,7 @@ import pytest
 from bbre_async.pool import SessionPool
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, busy, call_after_turns, until
+from .fakes import FakeBackend, busy, call_after_turns, leave_mid_request, until
 
 
 def check_invariants(pool: SessionPool, backend: FakeBackend) -> None:
@@ -115,14 +115,8 @@ async def test_a_cancelled_request_finishes_and_returns_its_session(
 ) -> None:
     backend.request_gate = asyncio.Event()
     async with make_pool(max_size=1) as pool:
-        lease = await pool.acquire()
-        sid = lease.id
-        request = asyncio.create_task(lease.get("https://t.test/slow"))
-        await until(lambda: backend.in_flight.get(sid) == 1)
-        request.cancel()  # e.g. asyncio.wait_for around the call timed out
-        with pytest.raises(asyncio.CancelledError):
-            await request
-        await lease.release()
+        # e.g. asyncio.wait_for around the call timed out
+        sid = await leave_mid_request(pool, backend, "https://t.test/slow")
         nxt = asyncio.ensure_future(pool.acquire())
         await until(lambda: nxt.done() or pool.stats().waiters == 1)
         assert not nxt.done()  # not handed on while its request still runs remotely

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from bbre_async import APIConnectionError
 
 from .conftest import PoolFactory
-from .fakes import FakeBackend, ManualClock, idle, until
+from .fakes import FakeBackend, ManualClock, idle, leave_mid_request, until
 
 
 async def test_requests_through_one_lease_run_one_at_a_time(
@@ -50,14 +48,7 @@ async def test_a_request_outliving_its_grace_after_the_caller_left_is_cut_off(
 ) -> None:
     backend.request_gate = asyncio.Event()  # the request never ends on its own
     async with make_pool(max_size=1, request_grace=5.0) as pool:
-        lease = await pool.acquire()
-        sid = lease.id
-        call = asyncio.ensure_future(lease.get("https://t.test/hung"))
-        await until(lambda: backend.in_flight.get(sid) == 1)
-        call.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await call
-        await lease.release()
+        sid = await leave_mid_request(pool, backend, "https://t.test/hung")
         clock.advance(4.0)
         await idle()
         assert backend.in_flight[sid] == 1  # within the grace: still running
@@ -76,14 +67,7 @@ async def test_a_request_that_fails_after_its_caller_left_retires_its_session(
     backend.request_gate = asyncio.Event()
     backend.request_failures.append(APIConnectionError("reset", outcome_unknown=True))
     async with make_pool(max_size=1) as pool:
-        lease = await pool.acquire()
-        sid = lease.id
-        call = asyncio.ensure_future(lease.get("https://t.test/doomed"))
-        await until(lambda: backend.in_flight.get(sid) == 1)
-        call.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await call
-        await lease.release()
+        sid = await leave_mid_request(pool, backend, "https://t.test/doomed")
         backend.request_gate.set()
         fresh = await clock.autojump(pool.acquire())
         assert fresh.id != sid  # the connection broke: the request may still run remotely
@@ -97,13 +81,7 @@ async def test_a_request_that_finishes_after_its_caller_left_is_counted(
 ) -> None:
     backend.request_gate = asyncio.Event()
     async with make_pool(max_size=1) as pool:
-        lease = await pool.acquire()
-        call = asyncio.ensure_future(lease.get("https://t.test/late"))
-        await until(lambda: backend.in_flight.get(lease.id) == 1)
-        call.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await call
-        await lease.release()
+        await leave_mid_request(pool, backend, "https://t.test/late")
         backend.request_gate.set()
         await until(lambda: pool.stats().idle == 1)
         assert pool.stats().requests == 1 and pool.stats().failed_requests == 0

@@ -25,7 +25,6 @@ Design, in short:
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from bbre_async.coordination._base import (
     SlotTimeoutError,
 )
 from bbre_async.coordination._fair_share import FairShare
+from bbre_async.coordination._redis_cleanup import CleanupCalls
 from bbre_async.coordination._redis_keys import RedisKeys, bounded, logger
 from bbre_async.coordination._redis_wakeups import WakeUps
 
@@ -123,7 +123,7 @@ class RedisSlotSemaphore:
         self._wakeups = WakeUps(
             self._wait_client, block=self._block, op_timeout=op_timeout, recheck=recheck_interval
         )
-        self._cleanups: set[asyncio.Task[None]] = set()
+        self._cleanups = CleanupCalls(self._call, op_timeout=op_timeout, lease_ttl=lease_ttl)
         self._closed = False
 
     # -- properties ------------------------------------------------------------------------
@@ -210,10 +210,10 @@ class RedisSlotSemaphore:
             # Try to leave the line (so others move up as soon as Redis is back) without
             # making the caller wait on a Redis that just failed; the queue entry lapses on
             # its own TTL otherwise.
-            self._spawn_cleanup("abandon", self._abandon, slot_id)
+            self._cleanups.start("abandon", self._abandon, slot_id)
             raise
         except BaseException:
-            await self._cleanup("abandon", self._abandon, slot_id)
+            await self._cleanups.run("abandon", self._abandon, slot_id)
             raise
         finally:
             self._wakeups.remove(slot_id)
@@ -228,14 +228,14 @@ class RedisSlotSemaphore:
         if self._held.pop(grant.slot_id, None) is not None:
             self._share.released()
         if not self._closed:  # closing released everything already
-            await self._cleanup("release", self._release, grant.slot_id)
+            await self._cleanups.run("release", self._release, grant.slot_id)
 
     async def release_all(self, *, timeout: float | None = None) -> None:
         """Give back every slot this instance holds, shielded and bounded (for shutdown)."""
         slots = list(self._held)
         self._held.clear()
         if slots:
-            await self._cleanup("release", self._release, *slots, timeout=timeout)
+            await self._cleanups.run("release", self._release, *slots, timeout=timeout)
 
     async def is_held(self, grant: SlotGrant) -> bool:
         """True while ``grant`` is this instance's and its lease is unexpired in Redis.
@@ -295,7 +295,7 @@ class RedisSlotSemaphore:
                 len(reclaimed_ids),
             )
         if stale_reclaims:
-            await self._cleanup("release", self._release, *stale_reclaims)
+            await self._cleanups.run("release", self._release, *stale_reclaims)
         return lost
 
     async def state(self) -> tuple[int, int]:
@@ -316,9 +316,7 @@ class RedisSlotSemaphore:
         self._closed = True
         await self._wakeups.aclose(timeout=self._op_timeout)
         await self.release_all()
-        if self._cleanups:
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait(set(self._cleanups), timeout=self._op_timeout)
+        await self._cleanups.wait()
 
     # -- internals -------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -374,38 +372,3 @@ class RedisSlotSemaphore:
             ):
                 raise SlotTimeoutError("the deadline passed during a Redis call") from exc
             raise
-
-    async def _cleanup(
-        self, what: str, script: Any, *extra: str | int, timeout: float | None = None
-    ) -> None:
-        """A cleanup call: shielded from cancellation, bounded, failures only logged.
-
-        The call runs in a task of its own: an anyio shield stops scope cancellation, and
-        ``asyncio.shield`` keeps the call going if the caller's task is cancelled natively
-        (``Task.cancel()``) a second time. The caller's cancellation still propagates.
-        Whatever the call fails to remove lapses on its own TTL.
-        """
-        task = self._spawn_cleanup(what, script, *extra, timeout=timeout)
-        with anyio.CancelScope(shield=True):
-            await asyncio.shield(task)
-
-    def _spawn_cleanup(
-        self, what: str, script: Any, *extra: str | int, timeout: float | None = None
-    ) -> asyncio.Task[None]:
-        limit = self._op_timeout if timeout is None else timeout
-
-        async def attempt() -> None:
-            try:
-                await self._call(what, time.monotonic() + limit, script, *extra)
-            except (CoordinatorUnavailableError, SlotTimeoutError) as exc:
-                logger.warning(
-                    "Redis %s failed during cleanup (%s); what it held lapses within %.3gs",
-                    what,
-                    exc,
-                    self._lease_ttl,
-                )
-
-        task = asyncio.get_running_loop().create_task(attempt())
-        self._cleanups.add(task)
-        task.add_done_callback(self._cleanups.discard)
-        return task

@@ -47,24 +47,19 @@ class StateTally:
     """How many of a pool's holders are in each state, kept by the holders' own moves (the
     one place a state changes), so counting costs nothing on the lease path."""
 
-    __slots__ = ("_counts",)
+    __slots__ = ("counts",)
 
     def __init__(self) -> None:
-        self._counts = dict.fromkeys(HolderState, 0)
+        #: Written only by ``Holder`` (its creation and its moves), on every lease and release.
+        self.counts = dict.fromkeys(HolderState, 0)
 
     def __getitem__(self, state: HolderState) -> int:
-        return self._counts[state]
+        return self.counts[state]
 
     def live(self) -> int:
         """Sessions held and not on their way out: new, idle, leased or renewing."""
-        counts = self._counts
+        counts = self.counts
         return sum(counts[state] for state in _LIVE)
-
-    def moved(self, old: HolderState | None, new: HolderState) -> None:
-        counts = self._counts
-        if old is not None:
-            counts[old] -= 1
-        counts[new] += 1
 
 
 class Holder:
@@ -123,7 +118,7 @@ class Holder:
         self.renew_offset = renew_offset
         self.state = HolderState.NEW
         self.tally = tally
-        tally.moved(None, HolderState.NEW)
+        tally.counts[HolderState.NEW] += 1
         self.idle_since = arrived_at
         self.requests = 0
         self.consecutive_errors = 0
@@ -142,9 +137,12 @@ class Holder:
         return self.remote.handle
 
     def move(self, new: HolderState) -> None:
-        if new not in _ALLOWED[self.state]:
-            raise HolderStateError(f"session {self.id}: {self.state.value} -> {new.value}")
-        self.tally.moved(self.state, new)
+        old = self.state
+        if new not in _ALLOWED[old]:
+            raise HolderStateError(f"session {self.id}: {old.value} -> {new.value}")
+        counts = self.tally.counts
+        counts[old] -= 1
+        counts[new] += 1
         self.state = new
 
     def remaining(self, now: float) -> float:
@@ -171,10 +169,11 @@ class Holder:
     def serves(self, min_ttl: float | None, now: float, generation: int) -> bool:
         """Whether a lease needing ``min_ttl`` (default: this session's) may start on it."""
         need = self.min_ttl if min_ttl is None else min_ttl
+        running = self.in_flight  # not busy(): this runs on every lease
         return (
             generation == self.generation
             and self.retire_reason is None
-            and not self.busy()
+            and (running is None or running.done())
             and self.expires_at - now > max(need, 0.0)
         )
 

@@ -25,11 +25,16 @@ class LeaseHost(Protocol):
 
     def start_request(
         self, holder: Holder, call: Coroutine[Any, Any, Response]
-    ) -> asyncio.Task[Response]: ...
+    ) -> RunningRequest: ...
 
-    def leave_request(self, holder: Holder, task: asyncio.Task[Response]) -> None: ...
 
-    def judge(self, holder: Holder, task: asyncio.Task[Response]) -> None: ...
+class RunningRequest(Protocol):
+    """A lease's request running on its own; the pool judges the session by its end."""
+
+    @property
+    def outcome(self) -> asyncio.Future[Response]: ...
+
+    def caller_left(self) -> None: ...
 
 
 class PooledSession(VerbsMixin):
@@ -128,18 +133,14 @@ class PooledSession(VerbsMixin):
         carried = entry.pending_cookies
         if carried:
             options["cookies"] = {**carried, **(options.get("cookies") or {})}
-        task = host.start_request(entry, request(method, url, **options))
+        run = host.start_request(entry, request(method, url, **options))
         try:
-            response = await asyncio.shield(task)
+            response = await run.outcome
         except asyncio.CancelledError:
-            host.leave_request(entry, task)
-            raise
-        except BaseException:
-            host.judge(entry, task)
+            run.caller_left()
             raise
         if carried:
             entry.pending_cookies = None
-        host.judge(entry, task)
         return response
 
     async def status(self) -> Any:

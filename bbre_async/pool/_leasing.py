@@ -18,7 +18,7 @@ from bbre_async._models import Response
 from bbre_async.pool._events import EventKind
 from bbre_async.pool._holder import Holder, HolderState
 from bbre_async.pool._keeper import Keeper
-from bbre_async.pool._timing import call_later
+from bbre_async.pool._timing import Cancellable, call_later
 
 
 class LeaseDesk:
@@ -47,7 +47,7 @@ class LeaseDesk:
             return
         holder.in_flight = None
         now = keeper.clock.now()
-        if not holder.died_young(now):
+        if now >= holder.young_until:  # it did not die young
             keeper.governor.matured()
         reason = holder.retire_reason or self._release_verdict(holder, now)
         if reason is not None:
@@ -64,7 +64,7 @@ class LeaseDesk:
             return "pool closing"
         if holder.generation != keeper.generation:
             return "expired by generation"
-        if holder.remaining(now) <= 0:
+        if holder.expires_at <= now:
             return "expired"
         if config.max_requests_per_session and holder.requests >= config.max_requests_per_session:
             return "max requests reached"
@@ -74,35 +74,10 @@ class LeaseDesk:
             return "handed back: another process waits for a fair share of the cap"
         return None
 
-    def start_request(
-        self, holder: Holder, call: Coroutine[Any, Any, Response]
-    ) -> asyncio.Task[Response]:
+    def start_request(self, holder: Holder, call: Coroutine[Any, Any, Response]) -> RequestRun:
         """Run a lease's request in a task of its own, so that cancelling the caller does not
-        cut it off half-way (see ``leave_request``). While it runs the session is busy."""
-        task = asyncio.get_running_loop().create_task(call)
-        holder.in_flight = task
-        return task
-
-    def leave_request(self, holder: Holder, task: asyncio.Task[Response]) -> None:
-        """The caller was cancelled: the request finishes in the background, at most
-        ``request_grace`` seconds from now, and its outcome judges the session."""
-        if task.done():
-            self.judge(holder, task)
-            return
-
-        def outlived() -> None:
-            if not task.done():
-                holder.retire_reason = holder.retire_reason or "request outlived its grace"
-                task.cancel()
-
-        keeper = self.keeper
-        timer = call_later(keeper.clock, keeper.config.request_grace, outlived)
-
-        def ended(_task: asyncio.Future[Response]) -> None:
-            timer.cancel()
-            self.judge(holder, task)
-
-        task.add_done_callback(ended)
+        cut it off half-way (see ``RequestRun``). While it runs the session is busy."""
+        return RequestRun(self, holder, call)
 
     def judge(self, holder: Holder, task: asyncio.Task[Response]) -> None:
         """Count a finished request and mark its session for retirement when the request
@@ -141,3 +116,53 @@ class LeaseDesk:
             keeper.events.emit(
                 EventKind.THROTTLED, holder.id, f"died young; creates paused {delay:.2f}s"
             )
+
+
+class RequestRun:
+    """One lease's request, in a task of its own. Its end, and only its end, judges the
+    session; then the outcome goes to the caller, if the caller still waits.
+
+    One future and one callback carry the outcome (``asyncio.shield`` takes two callbacks and
+    a wrapper): this runs on every pooled request. When the caller is cancelled, the request
+    goes on at most ``request_grace`` seconds more (``caller_left``)."""
+
+    __slots__ = ("_desk", "_grace", "_holder", "outcome", "task")
+
+    def __init__(self, desk: LeaseDesk, holder: Holder, call: Coroutine[Any, Any, Response]):
+        loop = asyncio.get_running_loop()
+        self._desk = desk
+        self._holder = holder
+        self._grace: Cancellable | None = None
+        self.outcome: asyncio.Future[Response] = loop.create_future()
+        self.task = loop.create_task(call)
+        self.task.add_done_callback(self._ended)
+        holder.in_flight = self.task
+
+    def caller_left(self) -> None:
+        """The caller was cancelled: cut the request off if it outlives its grace."""
+        task = self.task
+        if task.done():
+            return  # already judged; only the answer is dropped
+        holder = self._holder
+
+        def outlived() -> None:
+            if not task.done():
+                holder.retire_reason = holder.retire_reason or "request outlived its grace"
+                task.cancel()
+
+        keeper = self._desk.keeper
+        self._grace = call_later(keeper.clock, keeper.config.request_grace, outlived)
+
+    def _ended(self, task: asyncio.Task[Response]) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+        self._desk.judge(self._holder, task)
+        outcome = self.outcome
+        if outcome.done():
+            return  # the caller left
+        if task.cancelled():
+            outcome.cancel()
+        elif (error := task.exception()) is not None:
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(task.result())

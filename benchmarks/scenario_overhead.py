@@ -29,6 +29,7 @@ from benchmarks._emulator_proc import EmulatorProcess, pinned_to_other_cores
 from benchmarks._load import Load
 from benchmarks._runner import Result, Target, interleave, median, paired_ratio, result, rounded
 from benchmarks._server_proc import ServerProcess, stub_server
+from benchmarks._task_cost import task_cost_us
 
 NAME = "overhead"
 NAIVE_TARGET = Target(op=">=", bound=1.0)
@@ -223,9 +224,25 @@ def emulator_row(emu: EmulatorProcess, latency: float, sizes: Sizes) -> Result:
     )
 
 
+def task_row(quick: bool) -> Result:
+    """The price of a request in a task of its own, measured in this run (info row)."""
+    direct, tasked = run_async(task_cost_us(*((5_000, 2) if quick else (50_000, 5))))
+    return result(
+        NAME,
+        "CPU µs per call through a task of its own, over the same call awaited directly",
+        tasked - direct,
+        notes=(
+            f"informational: {tasked:.1f} µs vs {direct:.1f} µs. A pooled request runs in a "
+            "task so that a cancelled caller does not cut it off half-way; this is that "
+            "task's share of the pool's own CPU per request (pool minus SDK session)"
+        ),
+        details={"direct_us": rounded(direct), "tasked_us": rounded(tasked)},
+    )
+
+
 def run(quick: bool) -> list[Result]:
     sizes = QUICK if quick else FULL
-    rows: list[Result] = []
+    rows: list[Result] = [task_row(quick)]
     with stub_server(cpu=0) as stub, pinned_to_other_cores(0):
         rows += stub_rows(stub, sizes)
         rows.append(uvloop_row(stub, sizes))

@@ -189,6 +189,8 @@ class Keeper:
         """Start creates for waiters that no idle or coming session will serve."""
         if not self.open or self.tg is None:
             return
+        if not self.idle and not self.book.has_room():
+            return  # at the cap with nothing idle to renew: nothing to do (every queued acquire)
         creating = self.book.count(SlotKind.CREATING)
         renewing = self.in_state(HolderState.RENEWING)
         below_min = self.config.min_size - self.live() - creating

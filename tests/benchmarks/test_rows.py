@@ -81,6 +81,14 @@ def test_overhead_stub_rows_compare_the_pool_with_both_raw_users(stub: ServerPro
         assert row.baseline == pytest.approx(naive.details["cpu_us_per_request"][arm], rel=0.01)
 
 
+def test_task_row_reports_what_a_task_per_request_adds() -> None:
+    row = scenario_overhead.task_row(quick=True)
+    assert row.meets is None and row.target == ""  # informational: it names a limit
+    direct, tasked = row.details["direct_us"], row.details["tasked_us"]
+    assert direct > 0 and tasked > 0
+    assert row.value == pytest.approx(tasked - direct, rel=0.02, abs=0.1)  # details: 3 digits
+
+
 def test_uvloop_row_runs_when_installed(stub: ServerProcess) -> None:
     row = uvloop_row(stub, TINY)
     assert row.meets is None  # informational either way

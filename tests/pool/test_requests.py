@@ -85,3 +85,26 @@ async def test_a_request_that_finishes_after_its_caller_left_is_counted(
         backend.request_gate.set()
         await until(lambda: pool.stats().idle == 1)
         assert pool.stats().requests == 1 and pool.stats().failed_requests == 0
+
+
+async def test_a_caller_cancelled_as_its_request_ends_loses_only_the_answer(
+    make_pool: PoolFactory, backend: FakeBackend
+) -> None:
+    backend.request_gate = asyncio.Event()
+    async with make_pool(max_size=1) as pool:
+        lease = await pool.acquire()
+        sid = lease.id
+        call = asyncio.ensure_future(lease.get("https://t.test/just-in-time"))
+        await until(lambda: backend.in_flight.get(sid) == 1)
+        backend.request_gate.set()
+        await until(lambda: backend.in_flight[sid] == 0)  # the request is over on the server
+        assert not call.done()  # ... and its answer has not reached the caller yet
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+        assert call.cancelled()
+        await lease.release()
+        await until(lambda: pool.stats().idle == 1)
+        assert pool.stats().requests == 1 and pool.stats().failed_requests == 0
+        async with pool.acquire() as again:
+            assert again.id == sid  # served in full: the session stays in service
+    assert backend.creates() == [sid]

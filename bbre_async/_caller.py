@@ -2,8 +2,9 @@
 retry what is safe to retry, and decode the envelope into a payload or a typed error.
 
 The budget is ``Timeout.total`` from the first byte to the last retry; each attempt is also
-bounded by ``read``. One timer per attempt bounds it on this side, whatever the
-transport does, and a timeout's message states the time really waited.
+bounded by ``read``. Each attempt's deadline is enforced on this side whatever the transport
+does (``Deadlines``: one loop timer for all of a client's attempts), and a timeout's message
+states the time really waited.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from bbre_async import _json
 from bbre_async._api_response import APIResponse, remember
-from bbre_async._attempt_timer import AttemptTimer
+from bbre_async._deadlines import Deadlines
 from bbre_async._envelope import decode
 from bbre_async._errors import APIConnectionError, APITimeoutError, BBREError
 from bbre_async._retry import Replay, RetryPolicy, is_retryable
@@ -54,6 +55,7 @@ class APICaller:
         sleep: Sleep,
         counters: CallCounters | None = None,
         rng: random.Random | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self.transport = transport
         self.base_url = base_url.rstrip("/")
@@ -62,6 +64,7 @@ class APICaller:
         self.timeout = timeout
         self.max_response_size = max_response_size
         self.counters = counters or CallCounters()
+        self.deadlines = deadlines or Deadlines()
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._auth_headers = dict(auth_headers)
@@ -89,6 +92,7 @@ class APICaller:
             sleep=self._sleep,
             counters=self.counters,
             rng=self._rng,
+            deadlines=self.deadlines,
         )
 
     def effective_timeout(self, timeout: TimeoutLike | None, default: Timeout) -> Timeout:
@@ -136,13 +140,14 @@ class APICaller:
         give_up_at = started + limits.total
         read = limits.read
         transport = self.transport
+        deadlines = self.deadlines
         attempts = 0
         while True:
             attempts += 1
             counters.attempts += 1
             attempt_started = loop.time()
             try:
-                timer = AttemptTimer(loop, min(give_up_at, attempt_started + read), task)
+                timer = deadlines.watch(loop, task, min(give_up_at, attempt_started + read))
                 try:
                     response = await transport.handle_async_request(request)
                 except (asyncio.CancelledError, TimeoutError) as exc:

@@ -120,14 +120,14 @@ class PooledSession(VerbsMixin):
         if entry.state is HolderState.CLOSING or entry.state is HolderState.CLOSED:
             await asyncio.sleep(0)
             raise PoolClosedError(f"session {entry.id} was closed by the pool's shutdown")
-        if entry.remaining(host.now()) <= 0:
+        if entry.expires_at <= host.now():
             entry.retire_reason = entry.retire_reason or "expired"
             await asyncio.sleep(0)
             raise SessionExpiredError(
                 f"session {entry.id} expired while leased; release it and acquire another",
                 code="SESSION_EXPIRED",
             )
-        request = getattr(entry.handle, "request", None)
+        request = getattr(entry.remote.handle, "request", None)
         if request is None:
             raise TypeError("this backend's sessions take no HTTP requests")
         carried = entry.pending_cookies

@@ -142,7 +142,7 @@ class RequestRun:
         """The caller was cancelled: cut the request off if it outlives its grace."""
         task = self.task
         if task.done():
-            return  # already judged; only the answer is dropped
+            return  # ``_ended`` judges it (it ran or is scheduled); only the answer is lost
         holder = self._holder
 
         def outlived() -> None:

@@ -7,6 +7,7 @@ answer queued fails like a refused connection. Every request sent is kept in ``a
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -127,3 +128,9 @@ def connection_refused() -> APIConnectionError:
 
 def api_json(request: TransportRequest) -> Any:
     return _json.loads(request.content or b"null")
+
+
+async def hang_forever(request: TransportRequest) -> TransportResponse:
+    """A server that never answers (a ``callback`` for ``MockAPI.post``)."""
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")

@@ -8,7 +8,7 @@ import pytest
 import bbre_async as b
 from bbre_async import BBREClient, TransportRequest, TransportResponse
 from tests.conftest import SleepRecorder
-from tests.mock_api import MockAPI, connection_lost, connection_refused
+from tests.mock_api import MockAPI, connection_lost, connection_refused, hang_forever
 
 from .conftest import BASE, SECRET_KEY, envelope, error_body
 
@@ -198,15 +198,10 @@ async def test_environment_supplies_key_and_base_url(monkeypatch: pytest.MonkeyP
     await client.aclose()
 
 
-async def _hang_forever(request: TransportRequest) -> TransportResponse:
-    await asyncio.Event().wait()
-    raise AssertionError("unreachable")
-
-
 async def test_a_timed_out_call_leaves_no_cancellation_behind(
     client: BBREClient, mocked: MockAPI
 ) -> None:
-    mocked.post(STATUS_URL, callback=_hang_forever)
+    mocked.post(STATUS_URL, callback=hang_forever)
     with pytest.raises(b.APITimeoutError) as info:
         await client.sessions.status("s1", timeout=0.05)
     assert isinstance(info.value.__cause__, TimeoutError)
@@ -218,7 +213,7 @@ async def test_a_timed_out_call_leaves_no_cancellation_behind(
 async def test_an_outer_deadline_stays_the_callers(client: BBREClient, mocked: MockAPI) -> None:
     """The caller's own ``asyncio.timeout`` firing first is its cancellation, not the call's
     timeout: it surfaces as the builtin ``TimeoutError``, never as ``APITimeoutError``."""
-    mocked.post(STATUS_URL, callback=_hang_forever)
+    mocked.post(STATUS_URL, callback=hang_forever)
     with pytest.raises(TimeoutError) as info:
         async with asyncio.timeout(0.05):
             await client.sessions.status("s1", timeout=60)

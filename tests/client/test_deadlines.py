@@ -9,9 +9,9 @@ import asyncio
 import pytest
 
 import bbre_async as b
-from bbre_async import BBREClient, TransportRequest, TransportResponse
+from bbre_async import BBREClient
 from bbre_async._deadlines import Deadlines
-from tests.mock_api import MockAPI
+from tests.mock_api import MockAPI, hang_forever
 
 from .conftest import BASE
 
@@ -98,16 +98,11 @@ async def test_a_cancellation_from_outside_is_not_taken_for_the_deadline(
     assert attempt.cancelling() == (1 if also_from_outside else 0)
 
 
-async def _hang_forever(request: TransportRequest) -> TransportResponse:
-    await asyncio.Event().wait()
-    raise AssertionError("unreachable")
-
-
 async def test_concurrent_calls_each_time_out_at_their_own_timeout(
     client: BBREClient, mocked: MockAPI
 ) -> None:
     for _ in range(2):
-        mocked.post(STATUS_URL, callback=_hang_forever)
+        mocked.post(STATUS_URL, callback=hang_forever)
     loop = asyncio.get_running_loop()
     started = loop.time()
     patient = asyncio.ensure_future(client.sessions.status("s1", timeout=0.4))

@@ -169,18 +169,13 @@ class Holder:
     def serves(self, min_ttl: float | None, now: float, generation: int) -> bool:
         """Whether a lease needing ``min_ttl`` (default: this session's) may start on it."""
         need = self.min_ttl if min_ttl is None else min_ttl
-        running = self.in_flight  # not busy(): this runs on every lease
+        running = self.in_flight  # a request may still run, for a caller that left
         return (
             generation == self.generation
             and self.retire_reason is None
             and (running is None or running.done())
             and self.expires_at - now > max(need, 0.0)
         )
-
-    def busy(self) -> bool:
-        """A request still runs through this session (perhaps for a caller that left)."""
-        running = self.in_flight
-        return running is not None and not running.done()
 
     def died_young(self, now: float) -> bool:
         return now < self.young_until

@@ -178,9 +178,10 @@ async def loop(url: str, workers: int, ledger_path: str | None) -> None:
 
             tasks = [asyncio.ensure_future(work(n)) for n in range(workers)]
             await started.wait()
-            while pool.stats().size < 10:
+            # Created sessions only: ``size`` also counts creates still on their way.
+            while (stats := pool.stats()).idle + stats.leased < 10:
                 await asyncio.sleep(0.01)
-            print("ready", flush=True)
+            print("ready", flush=True)  # 10 sessions are active on the server
             await asyncio.gather(*tasks)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
+from multidict import istr
 
 from bbre_async.emulator import _account, _sessions, _tasks
 from bbre_async.emulator._admin import add_admin_routes
@@ -32,12 +33,13 @@ from bbre_async.emulator._state import Account
 log = logging.getLogger("bbre_async.emulator")
 
 Payload = dict[str, Any]
-SyncOp = Callable[[Engine, Account, Payload], Payload]
-AsyncOp = Callable[[Engine, Account, Payload], Awaitable[Payload]]
+#: An operation answers its payload, or an awaitable of it when it has to wait (latency, a
+#: held close): the common, unwaited call then costs no coroutine.
+Op = Callable[[Engine, Account, Payload], Payload | Awaitable[Payload]]
 
-#: (path, methods, endpoint name, operation, whether the operation is a coroutine that applies
-#: its own, mode-aware latency)
-ROUTES: tuple[tuple[str, tuple[str, ...], str, SyncOp | AsyncOp, bool], ...] = (
+#: (path, methods, endpoint name, operation, whether the operation applies its own,
+#: mode-aware latency)
+ROUTES: tuple[tuple[str, tuple[str, ...], str, Op, bool], ...] = (
     ("/session/create", ("POST",), "session/create", _sessions.create, False),
     ("/session/request", ("POST",), "session/request", _sessions.request, True),
     ("/session/status", ("POST",), "session/status", _sessions.status, False),
@@ -53,6 +55,9 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str, SyncOp | AsyncOp, bool], ...] = (
 )
 
 ENGINE_KEY = web.AppKey("bbre_emulator_engine", Engine)
+#: The application's ``client_max_size`` (aiohttp's default): ``request.read()`` refuses a body
+#: this large or larger.
+MAX_BODY = 1024**2
 
 
 def _abort(request: web.Request) -> None:
@@ -77,6 +82,10 @@ async def _injected(
     return error_response(ApiError(500, "SERVICE_ERROR"))
 
 
+#: The key headers as ``istr``: the header table looks them up without case-folding them.
+_X_API_KEY = istr("x-api-key")
+_APIKEY = istr("apikey")
+
 #: Faults that let the call be processed, then spoil its answer.
 _AFTER_PROCESSING = frozenset({"lost_answer", "garbled_answer"})
 
@@ -89,56 +98,68 @@ def _garbled(response: web.Response) -> web.Response:
     )
 
 
-def _handler(
-    engine: Engine, endpoint: str, op: SyncOp | AsyncOp, is_async: bool
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async_op = cast(AsyncOp, op) if is_async else None
-    sync_op = None if is_async else cast(SyncOp, op)
+def buffered_body(request: web.Request) -> bytes | None:
+    """The request body when the parser has already taken it in whole (the usual small JSON
+    body): taken from the stream as it is, sparing ``request.read()``'s copying loop. ``None``
+    means ``await request.read()``: no body, a body still arriving, or one at or over
+    ``MAX_BODY``, which ``read()`` refuses."""
+    content = request.content
+    if type(content) is StreamReader and content.is_eof() and content.total_bytes < MAX_BODY:
+        return content.read_nowait()
+    return None
 
+
+async def _read_body(request: web.Request) -> bytes:
+    """The whole request body; one of ``MAX_BODY`` or more is ``413 PAYLOAD_TOO_LARGE``."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", details={"maxBytes": MAX_BODY - 1}) from None
+
+
+def _handler(
+    engine: Engine, endpoint: str, op: Op, own_latency: bool
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
-        response = await answer(request)
+        headers = request.headers
+        key = headers.get(_X_API_KEY) or headers.get(_APIKEY)
+        faults = engine.faults
+        fault = faults.pick(endpoint) if faults.active else None
+        response: web.StreamResponse
+        if fault is not None and fault not in _AFTER_PROCESSING:
+            response = await _injected(engine, request, fault, engine.by_key.get(key or ""))
+        else:
+            account: Account | None = None
+            try:
+                account = engine.authenticate(key)
+                calls = account.counters.calls
+                calls[endpoint] = calls.get(endpoint, 0) + 1
+                raw = buffered_body(request)
+                body = parse_body(await _read_body(request) if raw is None else raw)
+                if not own_latency and engine.latency_on:
+                    await engine.pause(endpoint)
+                answer = op(engine, account, body)
+                payload = answer if isinstance(answer, dict) else await answer
+                response = ok(payload)
+            except ApiError as error:
+                response = error_response(error)
+            except Hangup:
+                _abort(request)
+                response = web.Response(status=500)  # never written: the connection is gone
+            except Exception:
+                engine.internal_errors += 1
+                log.exception("emulator: unexpected error on %s", endpoint)
+                response = error_response(ApiError(500, "SERVICE_ERROR"))
+            if fault is not None:  # a fault that lets the call be processed first
+                engine.count_fault(fault, account)
+                if fault == "lost_answer":
+                    engine.count_lost(endpoint, account)
+                    _abort(request)
+                else:
+                    response = _garbled(response)
         time = engine.time  # replaced on reset: read it per call
         if time.sends_date:
             response.headers["Date"] = time.date_header()
-        return response
-
-    async def answer(request: web.Request) -> web.StreamResponse:
-        headers = request.headers
-        key = headers.get("x-api-key") or headers.get("apikey")
-        faults = engine.faults
-        fault = faults.pick(endpoint) if faults.active else None
-        if fault is not None and fault not in _AFTER_PROCESSING:
-            return await _injected(engine, request, fault, engine.by_key.get(key or ""))
-        account: Account | None = None
-        try:
-            account = engine.authenticate(key)
-            calls = account.counters.calls
-            calls[endpoint] = calls.get(endpoint, 0) + 1
-            body = parse_body(await request.read())
-            if async_op is not None:
-                payload = await async_op(engine, account, body)
-            else:
-                assert sync_op is not None
-                if engine.latency_on:
-                    await engine.pause(endpoint)
-                payload = sync_op(engine, account, body)
-            response = ok(payload)
-        except ApiError as error:
-            response = error_response(error)
-        except Hangup:
-            _abort(request)
-            return web.Response(status=500)  # never written: the connection is gone
-        except Exception:
-            engine.internal_errors += 1
-            log.exception("emulator: unexpected error on %s", endpoint)
-            response = error_response(ApiError(500, "SERVICE_ERROR"))
-        if fault is not None:  # a fault that lets the call be processed first
-            engine.count_fault(fault, account)
-            if fault == "lost_answer":
-                engine.count_lost(endpoint, account)
-                _abort(request)
-            else:
-                response = _garbled(response)
         return response
 
     return handle
@@ -154,10 +175,10 @@ def build_app(
     """The emulator as an ``aiohttp.web.Application`` (BBRE routes plus ``/_emulator/*``),
     with each of ``mounts`` served under its prefix (the OrchestratorHQ API under ``/api``).
     A mount adds one router entry under its own prefix: BBRE paths resolve as before."""
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY)
     app[ENGINE_KEY] = engine
-    for path, methods, endpoint, op, is_async in ROUTES:
-        handler = _handler(engine, endpoint, op, is_async)
+    for path, methods, endpoint, op, own_latency in ROUTES:
+        handler = _handler(engine, endpoint, op, own_latency)
         for method in methods:
             app.router.add_route(method, path, handler)
     add_admin_routes(app, engine)

@@ -12,11 +12,14 @@ import itertools
 import math
 import random
 import secrets
+from time import time as wall_time
 from typing import Any
 
+import orjson
+
 from bbre_async.emulator._billing import refund
-from bbre_async.emulator._clock import Clock
-from bbre_async.emulator._envelope import ApiError
+from bbre_async.emulator._clock import Clock, SystemClock
+from bbre_async.emulator._envelope import ApiError, rendered
 from bbre_async.emulator._faults import FaultInjector
 from bbre_async.emulator._server_time import ServerTime
 from bbre_async.emulator._settings import (
@@ -78,6 +81,10 @@ def browser_profile(seed: str) -> dict[str, Any]:
     }
 
 
+#: Task counters start here: 16 ** 12, so ``hex()`` of one is ``0x1`` and 12 hex digits.
+_TASK_ID_BASE = 1 << 48
+
+
 class Engine:
     """Mutable emulator state plus the rules every endpoint shares (auth, expiry, latency)."""
 
@@ -102,7 +109,7 @@ class Engine:
         self.retention_ms: int | None = (
             self.scaled_ms(retention) if math.isfinite(retention) else None
         )
-        self._task_ids = itertools.count(1)
+        self._task_ids = itertools.count(_TASK_ID_BASE + 1)
         run = f"{secrets.randbits(80):020x}"  # 8-4-4-4 hex of the UUID shape, per run
         self._task_prefix = f"{run[:8]}-{run[8:12]}-{run[12:16]}-{run[16:20]}-"
         self.latency = settings.latency
@@ -174,8 +181,18 @@ class Engine:
 
     # -- time ------------------------------------------------------------------------------
 
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        # SystemClock.time() is time.time(): read that directly, twice a request
+        self._read_clock = wall_time if type(clock) is SystemClock else clock.time
+
     def now_ms(self) -> int:
-        return round(self.clock.time() * 1000)
+        return round(self._read_clock() * 1000)
 
     def scaled_ms(self, emulated_seconds: float) -> int:
         """Clock milliseconds that ``emulated_seconds`` of API time take."""
@@ -208,8 +225,10 @@ class Engine:
 
     def new_task_id(self) -> str:
         """A UUID-shaped id, unique in this emulator: a random run prefix and a counter
-        (a ``uuid4`` per task cost 5 % of the emulator's CPU)."""
-        return f"{self._task_prefix}{next(self._task_ids):012x}"
+        (a ``uuid4`` per task cost 5 % of the emulator's CPU). The counter starts at
+        ``_TASK_ID_BASE``, so ``hex()`` gives ``0x1`` and the 12 digits wanted, with no
+        formatting to parse."""
+        return self._task_prefix + hex(next(self._task_ids))[3:]
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -293,9 +312,10 @@ class Engine:
             self.prune(account, now)
         return count
 
-    def profile_of(self, session: SessionRecord) -> dict[str, Any]:
+    def profile_of(self, session: SessionRecord) -> orjson.Fragment:
+        """The session's browser profile, rendered once (``_envelope.rendered``)."""
         if session.profile is None:
-            session.profile = browser_profile(session.id)
+            session.profile = rendered(browser_profile(session.id))
         return session.profile
 
     # -- tasks -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ server's clock (``ServerTime``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from itertools import islice
 from typing import Any
 
@@ -20,6 +20,7 @@ from bbre_async.emulator._engine import Engine
 from bbre_async.emulator._envelope import ApiError, Hangup, finite_number, invalid
 from bbre_async.emulator._settings import MODES, SENSIBILITIES
 from bbre_async.emulator._state import Account, SessionRecord, TaskRecord, iso, to_usd
+from bbre_async.emulator._targets import Fetched
 from bbre_async.emulator._validate import (
     choice,
     lenient_int,
@@ -89,48 +90,40 @@ def create(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, 
     return {"session": answer, "sessionId": session.id}
 
 
-async def request(engine: Engine, account: Account, body: dict[str, Any]) -> dict[str, Any]:
+def request(
+    engine: Engine, account: Account, body: dict[str, Any]
+) -> dict[str, Any] | Awaitable[dict[str, Any]]:
     """``POST /session/request``: fetch through the session's browser, cookies persisting.
 
     The request is "in flight" from acceptance to answer; a second request on the same session
     meanwhile counts as a concurrency violation. A failed or timed-out target is answered as a
-    task with that status, uncharged; ``requestCount`` counts it all the same.
+    task with that status, uncharged; ``requestCount`` counts it all the same. A call with
+    nothing to wait (no latency, no scripted delay or timeout) is answered without a coroutine.
     """
     session_id = body.get("sessionId")
     if not session_id:
         engine.find_session(account, session_id)  # raises SESSION_ID_REQUIRED
     call = target_call(body)  # the validator runs before the session is looked up
-    session = engine.find_session(account, session_id)
+    session = engine.sessions.get(session_id) if type(session_id) is str else None
+    if session is None or session.account is not account:
+        session = engine.find_session(account, session_id)  # raises the right error
     counters = account.counters
     counters.requests_total += 1
     now = engine.now_ms()
-    engine.reconcile(session, now)
-    if session.status != "active":
-        if session.status == "closed":
-            counters.requests_on_closed += 1
-            raise ApiError(400, "SESSION_CLOSED")
-        counters.requests_on_expired += 1
-        expires = engine.time.said_ms(session.expires_ms)
-        raise ApiError(400, "SESSION_EXPIRED", details={"expiresAt": expires})
+    if session.status != "active" or session.expires_ms <= now:
+        raise _refusal(engine, session, now)
 
     price = engine.price_session[session.mode]
     charge(account, price)
-    task = TaskRecord(
-        id=engine.new_task_id(),
-        type="BBRE_SESSION_REQUEST",
-        mode=session.mode,
-        url=call.url,
-        method=call.method,
-        created_ms=now,
-        price_micros=price,
-        session_id=session.id,
+    task = TaskRecord.session_request(
+        engine.new_task_id(), session.mode, call.url, call.method, now, price, session.id
     )
     engine.record_task(account, task)
-    session.in_flight += 1
-    if session.in_flight > 1:
+    in_flight = session.in_flight = session.in_flight + 1
+    if in_flight > 1:
         counters.concurrent_request_violations += 1
-    if session.in_flight > counters.max_in_flight_per_session:
-        counters.max_in_flight_per_session = session.in_flight
+    if in_flight > counters.max_in_flight_per_session:
+        counters.max_in_flight_per_session = in_flight
     try:
         jar = session.cookies
         if call.cookies:
@@ -144,25 +137,69 @@ async def request(engine: Engine, account: Account, body: dict[str, Any]) -> dic
         if fetched.outcome == "timeout":
             wait = call.timeout or engine.settings.request_timeout_default
             extra += wait / engine.settings.time_scale
-        if extra or engine.latency_on:
-            await engine.pause("session/request", session.mode, extra)
+    except BaseException:
+        session.in_flight -= 1
+        raise
+    if extra or engine.latency_on:
+        return _answer_after(engine, account, session, task, fetched, jar, extra)
+    session.in_flight -= 1
+    return _answer(engine, account, session, task, fetched, jar)
+
+
+def _refusal(engine: Engine, session: SessionRecord, now: int) -> ApiError:
+    """The answer to a request on a session that is closed or expired (a past-due one is
+    stored as expired first), counted."""
+    engine.reconcile(session, now)
+    counters = session.account.counters
+    if session.status == "closed":
+        counters.requests_on_closed += 1
+        return ApiError(400, "SESSION_CLOSED")
+    counters.requests_on_expired += 1
+    expires = engine.time.said_ms(session.expires_ms)
+    return ApiError(400, "SESSION_EXPIRED", details={"expiresAt": expires})
+
+
+async def _answer_after(
+    engine: Engine,
+    account: Account,
+    session: SessionRecord,
+    task: TaskRecord,
+    fetched: Fetched,
+    jar: dict[str, str],
+    extra: float,
+) -> dict[str, Any]:
+    """The answer once the latency and the target's own time have passed; a cancelled wait
+    fails the task."""
+    try:
+        await engine.pause("session/request", session.mode, extra)
     except asyncio.CancelledError:
         engine.finish_task(account, task, "failed", engine.now_ms())
         raise
     finally:
         session.in_flight -= 1
+    return _answer(engine, account, session, task, fetched, jar)
 
+
+def _answer(
+    engine: Engine,
+    account: Account,
+    session: SessionRecord,
+    task: TaskRecord,
+    fetched: Fetched,
+    jar: dict[str, str],
+) -> dict[str, Any]:
     session.request_count += 1
     engine.finish_task(account, task, fetched.outcome, engine.now_ms())
     if fetched.outcome != "completed":
         return {"data": {"task": _failed_task(task, fetched.outcome)}}
-    session.charged_micros += price
+    session.charged_micros += task.price_micros
+    headers, page = fetched.rendered or (fetched.headers, fetched.body)
     result = {
         "statusCode": fetched.status,
-        "headers": fetched.headers,
-        "body": fetched.body,
+        "headers": headers,
+        "body": page,
         "cookies": jar,
-        "profile": engine.profile_of(session),
+        "profile": session.profile or engine.profile_of(session),
     }
     return {
         "data": {

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 import attrs
+import orjson
 
 from bbre_async.emulator._settings import AccountSpec
 
@@ -51,7 +52,8 @@ class SessionRecord:
     request_count: int = 0
     charged_micros: int = 0
     cookies: dict[str, str] = attrs.field(factory=dict)
-    profile: dict[str, Any] | None = None
+    #: The browser profile as answers render it (``Engine.profile_of``).
+    profile: orjson.Fragment | None = None
     in_flight: int = 0
     fingerprint: dict[str, Any] | None = None
     proxy: Any = None
@@ -90,6 +92,35 @@ class TaskRecord:
     outcome: str = "completed"
     result: dict[str, Any] | None = None
     session_id: str | None = None
+
+    @classmethod
+    def session_request(
+        cls,
+        id: str,
+        mode: str,
+        url: str,
+        method: str,
+        created_ms: int,
+        price_micros: int,
+        session_id: str,
+    ) -> TaskRecord:
+        """The row of a ``/session/request``, still processing (positional: half the cost of
+        keywords, on every request)."""
+        return cls(
+            id,
+            "BBRE_SESSION_REQUEST",
+            mode,
+            url,
+            method,
+            created_ms,
+            "processing",
+            price_micros,
+            None,
+            0,
+            "completed",
+            None,
+            session_id,
+        )
 
     def history_json(self, offset_ms: int) -> dict[str, Any]:
         """A history row on the server's clock; ``processingTime`` is ``completedAt -

@@ -20,6 +20,9 @@ from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import attrs
+import orjson
+
+from bbre_async.emulator._envelope import rendered
 
 Outcome = Literal["completed", "failed", "timeout"]
 OUTCOMES = ("completed", "failed", "timeout")
@@ -107,13 +110,19 @@ class ScriptHandle:
 
 @attrs.frozen
 class Fetched:
-    """One target answer, ready to become a task ``result`` (minus the profile)."""
+    """One target answer, ready to become a task ``result`` (minus the profile).
+
+    ``rendered`` is ``headers`` and ``body`` as an answer renders them (``_envelope.rendered``),
+    kept by the default pages, which answer thousands of times; ``None``: render them."""
 
     status: int
     headers: Mapping[str, str]
     body: str
     outcome: Outcome = "completed"
     delay: float = 0.0
+    rendered: tuple[orjson.Fragment, orjson.Fragment] | None = attrs.field(
+        default=None, eq=False, repr=False
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -150,7 +159,7 @@ def synthetic_page(method: str, url: str) -> tuple[Mapping[str, str], str, str, 
 def _default_answer(method: str, url: str) -> tuple[Fetched, str, str]:
     """The unscripted answer at ``url`` (immutable, so one object serves every request)."""
     headers, body, name, value = synthetic_page(method, url)
-    return Fetched(200, headers, body), name, value
+    return Fetched(200, headers, body, rendered=(rendered(headers), rendered(body))), name, value
 
 
 class Targets:
@@ -194,6 +203,10 @@ class Targets:
         self, method: str, url: str, jar: dict[str, str], *, allow_redirects: bool = True
     ) -> Fetched:
         """What ``url`` answers; cookies it sets go into ``jar``; redirects are followed."""
+        if not self._handles:  # nothing scripted: the default page, which never redirects
+            answer, name, value = _default_answer(method, url)
+            jar[name] = value
+            return answer
         first, location = self._fetch_one(method, url, jar)
         answer = first
         for _ in range(MAX_REDIRECTS):

@@ -140,6 +140,8 @@ class TargetCall:
 
 
 _SCHEMES = ("http://", "https://")
+#: The fields ``target_call`` checks after ``url`` and ``method``.
+_OPTIONAL = frozenset({"headers", "verifySSL", "allowRedirects", "timeout", "cookies"})
 
 
 def target_call(body: dict[str, Any]) -> TargetCall:
@@ -163,6 +165,8 @@ def target_call(body: dict[str, Any]) -> TargetCall:
                 "method must be an HTTP method.", field="method", allowed=sorted(HTTP_METHODS)
             )
         method = method.upper()
+    if _OPTIONAL.isdisjoint(body):  # the usual call: url, method, sessionId and nothing else
+        return TargetCall(url, method, None, True, None)
     headers = get("headers")
     if headers is not None and not isinstance(headers, dict):
         raise invalid("headers must be an object.", field="headers")

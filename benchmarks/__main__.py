@@ -21,6 +21,7 @@ from pathlib import Path
 
 import attrs
 
+from bbre_async.emulator._allocator import settle_allocator
 from benchmarks._report import render, write_json
 from benchmarks._runner import Result, crashed
 
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     names = args.only or list(scenarios())
+    settle_allocator()  # every process of the run starts alike: the arms differ in code only
     print(
         f"bbre_async benchmarks ({'quick' if args.quick else 'full'}): Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}",

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from bbre_async.emulator._allocator import settle_allocator
+
 SERVICE = "MyDisct Solver BBRE"
 LIFE_MS = 300_000
 
@@ -179,6 +181,7 @@ async def serve(cpu: int | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._stub")
     parser.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
+    settle_allocator()  # as the emulator does: the servers differ in their code only
     asyncio.run(serve(parser.parse_args().cpu))
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from bbre_async.emulator._allocator import settle_allocator
 from benchmarks._stub import _TASK_RESULT, LIFE_MS, SERVICE
 
 _ids = itertools.count(1)
@@ -104,6 +105,7 @@ async def serve(cpu: int | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._web_baseline")
     parser.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
+    settle_allocator()  # as the emulator does: the servers differ in their code only
     asyncio.run(serve(parser.parse_args().cpu))
 
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from bbre_async import BBREClient
+from bbre_async.emulator._allocator import settle_allocator
 from bbre_async.pool import SessionPool
 from benchmarks import _raw
 from benchmarks._emulator_proc import API_KEY
@@ -107,6 +108,7 @@ async def share(url: str, redis_url: str, namespace: str, workers: int) -> None:
 
 def main() -> None:
     mode, url, *rest = sys.argv[1:]
+    settle_allocator()
     if mode == "hold-pool":
         asyncio.run(hold_pool(url, float(rest[0]), rest[1]))
     elif mode == "hold-docs":

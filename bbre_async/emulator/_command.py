@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from bbre_async.emulator._allocator import settle_allocator
 from bbre_async.emulator._server import Emulator
 from bbre_async.emulator._settings import (
     CLOSE_FAILURES,
@@ -382,5 +383,6 @@ def emulator_command(
             "/_emulator/* need no API key; anyone who can reach this address can use it.",
             err=True,
         )
+    settle_allocator()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings, host, port))

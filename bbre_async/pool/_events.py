@@ -44,15 +44,19 @@ class EventBus:
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
-
-    @property
-    def listening(self) -> bool:
-        """Whether anyone listens: the hot path skips building an event nobody reads."""
-        return bool(self._listeners)
+        #: Whether anyone listens: the lease path skips building an event nobody reads (an
+        #: attribute, not a property: it is read on every lease and release).
+        self.listening = False
 
     def add(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        self.listening = True
+
+        def remove() -> None:
+            self._listeners.remove(listener)
+            self.listening = bool(self._listeners)
+
+        return remove
 
     def emit(
         self,

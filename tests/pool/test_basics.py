@@ -133,6 +133,30 @@ async def test_events_are_emitted(make_pool: PoolFactory) -> None:
     assert EventKind.RETIRED in kinds and EventKind.CLOSED in kinds
 
 
+async def test_a_removed_listener_hears_nothing_more_and_the_others_still_hear(
+    make_pool: PoolFactory,
+) -> None:
+    first: list[EventKind] = []
+    second: list[EventKind] = []
+    async with make_pool() as pool:
+        remove_first = pool.add_listener(lambda e: first.append(e.kind))
+        remove_second = pool.add_listener(lambda e: second.append(e.kind))
+        remove_first()
+        async with pool.acquire():
+            pass
+        assert EventKind.ACQUIRED in second and EventKind.RELEASED in second
+        assert first == []
+        remove_second()
+        heard = len(second)
+        async with pool.acquire():
+            pass
+        assert len(second) == heard
+        pool.add_listener(lambda e: first.append(e.kind))  # listening again
+        async with pool.acquire():
+            pass
+        assert first == [EventKind.ACQUIRED, EventKind.RELEASED]
+
+
 async def test_a_failing_listener_does_not_break_the_pool(make_pool: PoolFactory) -> None:
     def boom(event: PoolEvent) -> None:
         raise RuntimeError("listener bug")

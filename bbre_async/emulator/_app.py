@@ -55,8 +55,9 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str, Op, bool], ...] = (
 )
 
 ENGINE_KEY = web.AppKey("bbre_emulator_engine", Engine)
-#: The application's ``client_max_size`` (aiohttp's default): ``request.read()`` refuses a body
-#: this large or larger.
+#: The largest request body the emulator takes (1 MiB); a larger one is
+#: ``413 PAYLOAD_TOO_LARGE``. Checked by the emulator itself: aiohttp's own ``client_max_size``
+#: check moved by one byte between versions (``>=`` in 3.13, ``>`` in 3.14).
 MAX_BODY = 1024**2
 
 
@@ -101,20 +102,25 @@ def _garbled(response: web.Response) -> web.Response:
 def buffered_body(request: web.Request) -> bytes | None:
     """The request body when the parser has already taken it in whole (the usual small JSON
     body): taken from the stream as it is, sparing ``request.read()``'s copying loop. ``None``
-    means ``await request.read()``: no body, a body still arriving, or one at or over
-    ``MAX_BODY``, which ``read()`` refuses."""
+    means ``await request.read()``: no body, a body still arriving, or one over ``MAX_BODY``,
+    which ``_read_body`` refuses."""
     content = request.content
-    if type(content) is StreamReader and content.is_eof() and content.total_bytes < MAX_BODY:
+    if type(content) is StreamReader and content.is_eof() and content.total_bytes <= MAX_BODY:
         return content.read_nowait()
     return None
 
 
 async def _read_body(request: web.Request) -> bytes:
-    """The whole request body; one of ``MAX_BODY`` or more is ``413 PAYLOAD_TOO_LARGE``."""
+    """The whole request body; one over ``MAX_BODY`` is ``413 PAYLOAD_TOO_LARGE``. aiohttp stops
+    reading one byte or two past the limit (``client_max_size``), so a huge body is never
+    held whole."""
     try:
-        return await request.read()
+        body: bytes | None = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, "PAYLOAD_TOO_LARGE", details={"maxBytes": MAX_BODY - 1}) from None
+        body = None
+    if body is None or len(body) > MAX_BODY:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", details={"maxBytes": MAX_BODY})
+    return body
 
 
 def _handler(
@@ -175,7 +181,7 @@ def build_app(
     """The emulator as an ``aiohttp.web.Application`` (BBRE routes plus ``/_emulator/*``),
     with each of ``mounts`` served under its prefix (the OrchestratorHQ API under ``/api``).
     A mount adds one router entry under its own prefix: BBRE paths resolve as before."""
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY + 1)
     app[ENGINE_KEY] = engine
     for path, methods, endpoint, op, own_latency in ROUTES:
         handler = _handler(engine, endpoint, op, own_latency)

@@ -12,13 +12,12 @@ import itertools
 import math
 import random
 import secrets
-from time import time as wall_time
 from typing import Any
 
 import orjson
 
 from bbre_async.emulator._billing import refund
-from bbre_async.emulator._clock import Clock, SystemClock
+from bbre_async.emulator._clock import Clock
 from bbre_async.emulator._envelope import ApiError, rendered
 from bbre_async.emulator._faults import FaultInjector
 from bbre_async.emulator._server_time import ServerTime
@@ -181,18 +180,8 @@ class Engine:
 
     # -- time ------------------------------------------------------------------------------
 
-    @property
-    def clock(self) -> Clock:
-        return self._clock
-
-    @clock.setter
-    def clock(self, clock: Clock) -> None:
-        self._clock = clock
-        # SystemClock.time() is time.time(): read that directly, twice a request
-        self._read_clock = wall_time if type(clock) is SystemClock else clock.time
-
     def now_ms(self) -> int:
-        return round(self._read_clock() * 1000)
+        return round(self.clock.time() * 1000)
 
     def scaled_ms(self, emulated_seconds: float) -> int:
         """Clock milliseconds that ``emulated_seconds`` of API time take."""

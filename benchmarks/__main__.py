@@ -21,7 +21,7 @@ from pathlib import Path
 
 import attrs
 
-from bbre_async.emulator._allocator import settle_allocator
+from benchmarks._allocator import settle_allocator
 from benchmarks._report import render, write_json
 from benchmarks._runner import Result, crashed
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from bbre_async.emulator._allocator import settle_allocator
+from benchmarks._allocator import settle_allocator
 
 SERVICE = "MyDisct Solver BBRE"
 LIFE_MS = 300_000

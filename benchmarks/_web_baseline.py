@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from bbre_async.emulator._allocator import settle_allocator
+from benchmarks._allocator import settle_allocator
 from benchmarks._stub import _TASK_RESULT, LIFE_MS, SERVICE
 
 _ids = itertools.count(1)

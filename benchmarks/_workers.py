@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from bbre_async import BBREClient
-from bbre_async.emulator._allocator import settle_allocator
 from bbre_async.pool import SessionPool
 from benchmarks import _raw
+from benchmarks._allocator import settle_allocator
 from benchmarks._emulator_proc import API_KEY
 
 SESSIONS = 10

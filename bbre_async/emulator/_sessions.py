@@ -141,9 +141,9 @@ def request(
         session.in_flight -= 1
         raise
     if extra or engine.latency_on:
-        return _answer_after(engine, account, session, task, fetched, jar, extra)
+        return _answer_after(engine, account, session, task, fetched, extra)
     session.in_flight -= 1
-    return _answer(engine, account, session, task, fetched, jar)
+    return _answer(engine, account, session, task, fetched)
 
 
 def _refusal(engine: Engine, session: SessionRecord, now: int) -> ApiError:
@@ -165,7 +165,6 @@ async def _answer_after(
     session: SessionRecord,
     task: TaskRecord,
     fetched: Fetched,
-    jar: dict[str, str],
     extra: float,
 ) -> dict[str, Any]:
     """The answer once the latency and the target's own time have passed; a cancelled wait
@@ -177,7 +176,7 @@ async def _answer_after(
         raise
     finally:
         session.in_flight -= 1
-    return _answer(engine, account, session, task, fetched, jar)
+    return _answer(engine, account, session, task, fetched)
 
 
 def _answer(
@@ -186,7 +185,6 @@ def _answer(
     session: SessionRecord,
     task: TaskRecord,
     fetched: Fetched,
-    jar: dict[str, str],
 ) -> dict[str, Any]:
     session.request_count += 1
     engine.finish_task(account, task, fetched.outcome, engine.now_ms())
@@ -198,7 +196,7 @@ def _answer(
         "statusCode": fetched.status,
         "headers": headers,
         "body": page,
-        "cookies": jar,
+        "cookies": session.cookies,
         "profile": session.profile or engine.profile_of(session),
     }
     return {

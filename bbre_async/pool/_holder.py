@@ -155,7 +155,7 @@ class Holder:
     def attention_at(self, idle_timeout: float | None) -> float:
         """When maintenance must look at this session, idle: to renew it, or to close it for
         idling too long."""
-        due = self.expires_at - self.margin - self.renew_offset  # renew_at(), on every release
+        due = self.renew_at()
         if idle_timeout is not None:
             due = min(due, self.idle_since + idle_timeout)
         return due

@@ -47,7 +47,7 @@ class LeaseDesk:
             return
         holder.in_flight = None
         now = keeper.clock.now()
-        if now >= holder.young_until:  # it did not die young
+        if not holder.died_young(now):
             keeper.governor.matured()
         reason = holder.retire_reason or self._release_verdict(holder, now)
         if reason is not None:
